@@ -1,0 +1,29 @@
+export {
+  describeValue,
+  EntityError,
+  isRateLimiterUnavailable,
+  isRateLimitExceeded,
+  isTollgateError,
+  LeaseClosedError,
+  RateLimiterUnavailable,
+  RateLimitExceeded,
+  type RateLimitExceededBody,
+  TollgateError,
+  type TollgateErrorCode,
+  ValidationError,
+} from './errors.js';
+export { DEFAULT_RESOURCE, MAX_ID_LENGTH, validateId } from './ids.js';
+export {
+  assertUniqueLimitNames,
+  LIMIT_NAME_PATTERN,
+  Limit,
+  type LimitDefinition,
+  type RateOptions,
+  validateLimitName,
+} from './limit.js';
+export * as gcra from './math/gcra.js';
+export { msToNs, nsToMsCeil, nsToSecondsCeil } from './math/time.js';
+export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
+export * from './store/store.js';
+export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';
+export type * from './limiter/types.js';

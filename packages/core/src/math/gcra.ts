@@ -1,0 +1,73 @@
+/**
+ * GCRA on integer nanoseconds. Pure: no I/O, no clock, no floating point in
+ * any decision.
+ *
+ * A bucket's whole state is `tat`, the instant at which it would be full
+ * again; `undefined` means never used (full). With T = emissionIntervalNs and
+ * tau = tauNs, a cost c is admissible iff `max(tat, now) + c·T − now ≤ tau`.
+ */
+
+/** The two numbers of a limit that the math needs. */
+export interface GcraLimit {
+  readonly emissionIntervalNs: bigint;
+  readonly tauNs: bigint;
+  readonly capacity: number;
+}
+
+/** `max(tat, now)`: where the next charge starts from. */
+export function startOf(tat: bigint | undefined, nowNs: bigint): bigint {
+  return tat === undefined || tat < nowNs ? nowNs : tat;
+}
+
+/** c·T: the time a cost of `cost` tokens occupies. */
+export function costNs(limit: GcraLimit, cost: number): bigint {
+  return BigInt(cost) * limit.emissionIntervalNs;
+}
+
+/** True iff `cost` tokens can be taken now. */
+export function isAdmissible(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit, cost: number): boolean {
+  return startOf(tat, nowNs) + costNs(limit, cost) - nowNs <= limit.tauNs;
+}
+
+/** The new `tat` after admitting `cost` tokens (check {@link isAdmissible} first). */
+export function chargedTat(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit, cost: number): bigint {
+  return startOf(tat, nowNs) + costNs(limit, cost);
+}
+
+/** Nanoseconds until `cost` tokens are admissible; 0 if they are now. */
+export function waitNs(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit, cost: number): bigint {
+  const wait = startOf(tat, nowNs) + costNs(limit, cost) - limit.tauNs - nowNs;
+  return wait > 0n ? wait : 0n;
+}
+
+/** Whole tokens available now, between 0 (also when in debt) and capacity. */
+export function availableTokens(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit): number {
+  const free = nowNs + limit.tauNs - startOf(tat, nowNs);
+  if (free <= 0n) return 0;
+  return Number(free / limit.emissionIntervalNs);
+}
+
+/** Nanoseconds until the bucket is full again (0 when full). */
+export function untilFullNs(tat: bigint | undefined, nowNs: bigint): bigint {
+  return tat === undefined || tat <= nowNs ? 0n : tat - nowNs;
+}
+
+/**
+ * The new `tat` after an adjustment that is never refused: a positive delta is
+ * debt (may push the bucket below zero), a negative delta a refund (never above
+ * capacity, i.e. `tat` never below `now`). Returns `tat` unchanged for 0.
+ */
+export function adjustedTat(
+  tat: bigint | undefined,
+  nowNs: bigint,
+  limit: GcraLimit,
+  delta: number,
+): bigint | undefined {
+  if (delta > 0) return startOf(tat, nowNs) + costNs(limit, delta);
+  if (delta < 0) {
+    if (tat === undefined || tat <= nowNs) return tat;
+    const refunded = tat - costNs(limit, -delta);
+    return refunded > nowNs ? refunded : nowNs;
+  }
+  return tat;
+}

@@ -1,0 +1,18 @@
+/** Converts a clock reading in (possibly fractional) milliseconds to integer nanoseconds. */
+export function msToNs(ms: number): bigint {
+  const whole = Math.floor(ms);
+  const fractionNs = Math.floor((ms - whole) * 1e6);
+  return BigInt(whole) * 1_000_000n + BigInt(fractionNs);
+}
+
+/** Nanoseconds to whole milliseconds, rounded up (a wait is never reported short). */
+export function nsToMsCeil(ns: bigint): number {
+  if (ns <= 0n) return 0;
+  return Number((ns + 999_999n) / 1_000_000n);
+}
+
+/** Nanoseconds to whole seconds, rounded up. */
+export function nsToSecondsCeil(ns: bigint): number {
+  if (ns <= 0n) return 0;
+  return Number((ns + 999_999_999n) / 1_000_000_000n);
+}

@@ -1,0 +1,255 @@
+import { LRUCache } from 'lru-cache';
+import { EntityError } from '../errors.js';
+import type { LimitDefinition } from '../limit.js';
+import { adjustedTat, chargedTat, isAdmissible } from '../math/gcra.js';
+import {
+  type AdjustRequest,
+  type BucketKey,
+  type BucketState,
+  type ChargeRequest,
+  type ChargeResult,
+  type EntityRecord,
+  type GetBucketsRequest,
+  type LimitScope,
+  type LoadConfigRequest,
+  type LoadedConfig,
+  type Store,
+  type StoreStats,
+  scopeKey,
+  type UsageQuery,
+  type UsageSnapshot,
+  type UsageWindow,
+} from './store.js';
+import { usageWindowStart } from './usage-windows.js';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Most buckets kept (default 100 000). When full, a bucket that is already
+   * full again (idle) is dropped first, which loses nothing; only if none of
+   * the least recently used are idle does the oldest busy bucket go.
+   */
+  maxKeys?: number;
+}
+
+interface MemoryBucket {
+  readonly tats: Map<string, bigint>;
+}
+
+/** How many least-recently-used buckets are inspected for an idle one before evicting. */
+const EVICTION_SCAN = 16;
+
+/**
+ * An in-process {@link Store}: exact, atomic (each call finishes before the
+ * next starts), bounded, with no timers. For one process, tests and demos;
+ * use `DynamoDBStore` to share limits between processes.
+ *
+ * @example
+ * const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 100_000 }), limits: [Limit.perMinute('rpm', 60)] });
+ */
+export class MemoryStore implements Store {
+  private readonly buckets: LRUCache<string, MemoryBucket>;
+  private readonly entities = new Map<string, EntityRecord>();
+  private readonly children = new Map<string, Set<string>>();
+  private readonly limitSets = new Map<string, readonly LimitDefinition[]>();
+  private readonly usage: LRUCache<string, { snapshot: UsageSnapshot; consumed: Record<string, number> }>;
+  private readonly counters: StoreStats = {};
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const maxKeys = options.maxKeys ?? 100_000;
+    if (!Number.isInteger(maxKeys) || maxKeys <= 0) {
+      throw new TypeError(`Expected \`maxKeys\` to be a positive integer, got \`${String(maxKeys)}\``);
+    }
+    this.buckets = new LRUCache({ max: maxKeys });
+    this.usage = new LRUCache({ max: maxKeys * 2 });
+  }
+
+  async charge(request: ChargeRequest): Promise<ChargeResult> {
+    this.count('charge');
+    const { nowNs } = request;
+    const current = request.buckets.map((bucket) => this.buckets.get(bucketKey(bucket)));
+    const admitted = request.buckets.every((bucket, index) =>
+      bucket.charges.every(({ limit, cost }) => isAdmissible(current[index]?.tats.get(limit.name), nowNs, limit, cost)),
+    );
+    if (!admitted) {
+      return { admitted, buckets: request.buckets.map((bucket, index) => snapshot(bucket, current[index])) };
+    }
+    const states = request.buckets.map((bucket, index) => {
+      const stored = current[index] ?? this.insertBucket(bucket, nowNs);
+      for (const { limit, cost } of bucket.charges) {
+        stored.tats.set(limit.name, chargedTat(stored.tats.get(limit.name), nowNs, limit, cost));
+        this.recordUsage(bucket, limit.name, cost, nowNs);
+      }
+      return snapshot(bucket, stored);
+    });
+    return { admitted, buckets: states };
+  }
+
+  async adjust(request: AdjustRequest): Promise<void> {
+    this.count('adjust');
+    const { nowNs } = request;
+    for (const bucket of request.buckets) {
+      const stored = this.buckets.get(bucketKey(bucket)) ?? this.insertBucket(bucket, nowNs);
+      for (const { limit, delta } of bucket.adjustments) {
+        const tat = adjustedTat(stored.tats.get(limit.name), nowNs, limit, delta);
+        if (tat === undefined) stored.tats.delete(limit.name);
+        else stored.tats.set(limit.name, tat);
+        this.recordUsage(bucket, limit.name, delta, nowNs);
+      }
+    }
+  }
+
+  async getBuckets(request: GetBucketsRequest): Promise<BucketState[]> {
+    this.count('getBuckets');
+    return request.keys.map((key) => ({
+      entity: key.entity,
+      resource: key.resource,
+      tats: new Map(this.buckets.peek(bucketKey(key))?.tats ?? []),
+    }));
+  }
+
+  async loadConfig(request: LoadConfigRequest): Promise<LoadedConfig> {
+    this.count('loadConfig');
+    const entities = new Map<string, EntityRecord>();
+    for (const id of request.entityIds) {
+      const entity = this.entities.get(id);
+      if (entity) entities.set(id, entity);
+    }
+    const limits = new Map<string, readonly LimitDefinition[]>();
+    for (const scope of request.scopes) {
+      const key = scopeKey(scope);
+      const set = this.limitSets.get(key);
+      if (set) limits.set(key, set);
+    }
+    return { entities, limits };
+  }
+
+  async createEntity(entity: EntityRecord): Promise<void> {
+    this.count('createEntity');
+    if (this.entities.has(entity.id)) {
+      throw new EntityError('ERR_TOLLGATE_ENTITY_EXISTS', entity.id, `Entity \`${entity.id}\` already exists`);
+    }
+    this.entities.set(entity.id, structuredClone(entity));
+    if (entity.parent !== undefined) {
+      let siblings = this.children.get(entity.parent);
+      if (!siblings) this.children.set(entity.parent, (siblings = new Set()));
+      siblings.add(entity.id);
+    }
+  }
+
+  async getChildren(parent: string): Promise<EntityRecord[]> {
+    this.count('getChildren');
+    const ids = [...(this.children.get(parent) ?? [])];
+    return ids.flatMap((id) => this.entities.get(id) ?? []);
+  }
+
+  async deleteEntity(id: string): Promise<boolean> {
+    this.count('deleteEntity');
+    const entity = this.entities.get(id);
+    this.entities.delete(id);
+    if (entity?.parent !== undefined) this.children.get(entity.parent)?.delete(id);
+    for (const key of [...this.limitSets.keys()]) {
+      if ((JSON.parse(key) as [string | null, string | null])[0] === id) this.limitSets.delete(key);
+    }
+    for (const key of [...this.buckets.keys()]) {
+      if ((JSON.parse(key) as [string, string])[0] === id) this.buckets.delete(key);
+    }
+    for (const [key, entry] of [...this.usage.entries()]) {
+      if (entry.snapshot.entity === id) this.usage.delete(key);
+    }
+    return entity !== undefined;
+  }
+
+  async putLimits(scope: LimitScope, limits: readonly LimitDefinition[]): Promise<void> {
+    this.count('putLimits');
+    this.limitSets.set(
+      scopeKey(scope),
+      limits.map((limit) => ({
+        name: limit.name,
+        capacity: limit.capacity,
+        refillAmount: limit.refillAmount,
+        refillPeriodMs: limit.refillPeriodMs,
+      })),
+    );
+  }
+
+  async deleteLimits(scope: LimitScope): Promise<boolean> {
+    this.count('deleteLimits');
+    return this.limitSets.delete(scopeKey(scope));
+  }
+
+  async getUsage(query: UsageQuery): Promise<{ snapshots: UsageSnapshot[]; cursor?: string }> {
+    this.count('getUsage');
+    const matching = [...this.usage.values()]
+      .map((entry) => ({ ...entry.snapshot, consumed: { ...entry.consumed } }))
+      .filter(
+        (snapshot) =>
+          snapshot.entity === query.entity &&
+          snapshot.window === query.window &&
+          (query.resource === undefined || snapshot.resource === query.resource) &&
+          (query.from === undefined || snapshot.start >= query.from) &&
+          (query.to === undefined || snapshot.start < query.to),
+      )
+      .sort((a, b) => a.start - b.start || (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
+    const offset = query.cursor === undefined ? 0 : Number(query.cursor);
+    const pageSize = query.pageSize ?? 100;
+    const snapshots = matching.slice(offset, offset + pageSize);
+    const next = offset + pageSize;
+    return next < matching.length ? { snapshots, cursor: String(next) } : { snapshots };
+  }
+
+  stats(): StoreStats {
+    return structuredClone(this.counters);
+  }
+
+  /** Number of buckets held (for tests of the bound). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private insertBucket(key: BucketKey, nowNs: bigint): MemoryBucket {
+    if (this.buckets.size >= this.buckets.max) this.evictIdleBucket(nowNs);
+    const bucket: MemoryBucket = { tats: new Map() };
+    this.buckets.set(bucketKey(key), bucket);
+    return bucket;
+  }
+
+  /** Drops a least-recently-used bucket that is full again; losing it changes no decision. */
+  private evictIdleBucket(nowNs: bigint): void {
+    let scanned = 0;
+    for (const key of this.buckets.rkeys()) {
+      const bucket = this.buckets.peek(key);
+      if (bucket && [...bucket.tats.values()].every((tat) => tat <= nowNs)) {
+        this.buckets.delete(key);
+        return;
+      }
+      if (++scanned >= EVICTION_SCAN) return;
+    }
+  }
+
+  private recordUsage(bucket: BucketKey, limit: string, amount: number, nowNs: bigint): void {
+    for (const window of ['hour', 'day'] as const satisfies readonly UsageWindow[]) {
+      const start = usageWindowStart(nowNs, window);
+      const key = JSON.stringify([bucket.entity, bucket.resource, window, start]);
+      let entry = this.usage.get(key);
+      if (!entry) {
+        entry = { snapshot: { entity: bucket.entity, resource: bucket.resource, window, start, consumed: {} }, consumed: {} };
+        this.usage.set(key, entry);
+      }
+      entry.consumed[limit] = (entry.consumed[limit] ?? 0) + amount;
+    }
+  }
+
+  private count(kind: string): void {
+    const entry = (this.counters[kind] ??= { calls: 0, roundTrips: 0, readCapacityUnits: 0, writeCapacityUnits: 0 });
+    entry.calls += 1;
+  }
+}
+
+function bucketKey(key: BucketKey): string {
+  return JSON.stringify([key.entity, key.resource]);
+}
+
+function snapshot(key: BucketKey, bucket: MemoryBucket | undefined): BucketState {
+  return { entity: key.entity, resource: key.resource, tats: new Map(bucket?.tats ?? []) };
+}

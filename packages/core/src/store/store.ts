@@ -1,0 +1,219 @@
+import type { Limit, LimitDefinition } from '../limit.js';
+
+/**
+ * The persistence contract. A store persists GCRA state and conditions every
+ * write on it; the limiter above decides what to ask for and turns answers
+ * into statuses. Shaped so that a database store can answer `charge` with ONE
+ * conditional write (per-limit idle/busy forms, old state returned when a
+ * condition fails) and `loadConfig` with one batch read.
+ *
+ * Every method receives an `AbortSignal` carrying the call's deadline. Errors
+ * that are not a `TollgateError` are treated by the limiter as "unavailable".
+ */
+export interface Store {
+  /**
+   * Atomically checks every charge of every bucket at `nowNs` and, only if all
+   * are admissible, applies them all (`tat ← max(tat, now) + cost·T`, and the
+   * consumed counter of each limit `+= cost`). Otherwise writes nothing.
+   */
+  charge(request: ChargeRequest): Promise<ChargeResult>;
+
+  /**
+   * Applies debt (`delta > 0`) and refunds (`delta < 0`) that are never
+   * refused: `tat ← adjustedTat(tat, now, limit, delta)` and the consumed
+   * counter `+= delta`. Used by `Lease.commit` (adjustments) and `rollback`.
+   */
+  adjust(request: AdjustRequest): Promise<void>;
+
+  /** Reads bucket states without changing them (for `available`). */
+  getBuckets(request: GetBucketsRequest): Promise<BucketState[]>;
+
+  /**
+   * Reads, in one round trip where the backend allows it, the entity records
+   * and limit sets the limiter needs for one acquire. Missing ones are absent
+   * from the maps.
+   */
+  loadConfig(request: LoadConfigRequest): Promise<LoadedConfig>;
+
+  /** Creates an entity; throws `EntityError` `ERR_TOLLGATE_ENTITY_EXISTS` if the id is taken. */
+  createEntity(entity: EntityRecord, signal: AbortSignal): Promise<void>;
+
+  /** Direct children of `parent`, following every page. */
+  getChildren(parent: string, signal: AbortSignal): Promise<EntityRecord[]>;
+
+  /**
+   * Deletes the entity and everything stored under it (its limit sets, buckets
+   * and usage). Returns false if there was no entity record.
+   */
+  deleteEntity(id: string, signal: AbortSignal): Promise<boolean>;
+
+  /** Replaces the limit set of one scope. */
+  putLimits(scope: LimitScope, limits: readonly LimitDefinition[], signal: AbortSignal): Promise<void>;
+
+  /** Removes the limit set of one scope; false if there was none. */
+  deleteLimits(scope: LimitScope, signal: AbortSignal): Promise<boolean>;
+
+  /** One page of usage snapshots, oldest first. */
+  getUsage(query: UsageQuery, signal: AbortSignal): Promise<UsagePage>;
+
+  /** Per-kind counters of round trips and capacity, for tests and benchmarks. */
+  stats?(): StoreStats;
+
+  /** Releases what the store owns (clients it created). */
+  close?(): Promise<void>;
+}
+
+/** One bucket: all limits of one (entity, resource) live together. */
+export interface BucketKey {
+  readonly entity: string;
+  readonly resource: string;
+}
+
+/** GCRA state of one bucket: limit name → `tat` in ns. A missing name has never been used (full). */
+export interface BucketState extends BucketKey {
+  readonly tats: ReadonlyMap<string, bigint>;
+}
+
+/** Tokens to take from one limit; `cost` is a positive integer not above the limit's capacity. */
+export interface LimitCharge {
+  readonly limit: Limit;
+  readonly cost: number;
+}
+
+/** The charges for one bucket. */
+export interface BucketCharge extends BucketKey {
+  readonly charges: readonly LimitCharge[];
+}
+
+/** Arguments of {@link Store.charge}. Several buckets (cascade) are all-or-nothing. */
+export interface ChargeRequest {
+  readonly nowNs: bigint;
+  readonly buckets: readonly BucketCharge[];
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The answer to a charge, buckets in request order.
+ * - admitted: the state after the charge.
+ * - rejected: nothing was written; the state that caused the rejection, holding a
+ *   `tat` for at least every limit that was short (so the exact wait can be computed).
+ */
+export interface ChargeResult {
+  readonly admitted: boolean;
+  readonly buckets: readonly BucketState[];
+}
+
+/** A never-refused change to one limit: positive is debt, negative a refund; a non-zero integer. */
+export interface LimitAdjustment {
+  readonly limit: Limit;
+  readonly delta: number;
+}
+
+/** The adjustments for one bucket. */
+export interface BucketAdjustment extends BucketKey {
+  readonly adjustments: readonly LimitAdjustment[];
+}
+
+/** Arguments of {@link Store.adjust}. */
+export interface AdjustRequest {
+  readonly nowNs: bigint;
+  readonly buckets: readonly BucketAdjustment[];
+  readonly signal: AbortSignal;
+}
+
+/** Arguments of {@link Store.getBuckets}. */
+export interface GetBucketsRequest {
+  readonly keys: readonly BucketKey[];
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Where a limit set applies. `{ entity, resource }` > `{ entity }` > `{ resource }` > `{}` (system).
+ */
+export interface LimitScope {
+  readonly entity?: string | undefined;
+  readonly resource?: string | undefined;
+}
+
+/** Arguments of {@link Store.loadConfig}. */
+export interface LoadConfigRequest {
+  readonly entityIds: readonly string[];
+  readonly scopes: readonly LimitScope[];
+  readonly signal: AbortSignal;
+}
+
+/** Answer of {@link Store.loadConfig}: limit sets keyed by {@link scopeKey}. */
+export interface LoadedConfig {
+  readonly entities: ReadonlyMap<string, EntityRecord>;
+  readonly limits: ReadonlyMap<string, readonly LimitDefinition[]>;
+}
+
+/** A stored entity: an API key, a user, an organisation. */
+export interface EntityRecord {
+  readonly id: string;
+  /** Parent entity id (e.g. the organisation of a key). */
+  readonly parent?: string | undefined;
+  /** When true, every acquire of this entity also charges its parent's bucket for the same resource. */
+  readonly cascade: boolean;
+  readonly name?: string | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+  /** ISO-8601 creation time. */
+  readonly createdAt: string;
+}
+
+/** Width of a usage snapshot. */
+export type UsageWindow = 'hour' | 'day';
+
+/** Arguments of {@link Store.getUsage}. */
+export interface UsageQuery {
+  readonly entity: string;
+  /** Only this resource; all resources when absent. */
+  readonly resource?: string | undefined;
+  readonly window: UsageWindow;
+  /** Inclusive window start, ms since the epoch. */
+  readonly from?: number | undefined;
+  /** Exclusive end, ms since the epoch. */
+  readonly to?: number | undefined;
+  /** Page size. */
+  readonly pageSize?: number | undefined;
+  /** Opaque cursor from the previous page. */
+  readonly cursor?: string | undefined;
+}
+
+/** Tokens consumed by one entity on one resource in one window, per limit. */
+export interface UsageSnapshot {
+  readonly entity: string;
+  readonly resource: string;
+  readonly window: UsageWindow;
+  /** Window start, ms since the epoch (UTC hour or day boundary). */
+  readonly start: number;
+  /** Net tokens consumed per limit name (charges + debt − refunds). */
+  readonly consumed: Readonly<Record<string, number>>;
+}
+
+/** One page of usage. */
+export interface UsagePage {
+  readonly snapshots: UsageSnapshot[];
+  readonly cursor?: string | undefined;
+}
+
+/** Counters for one kind of store call. */
+export interface StoreCallStats {
+  /** Store method invocations. */
+  calls: number;
+  /** Requests sent to the backend (0 for in-process stores). */
+  roundTrips: number;
+  readCapacityUnits: number;
+  writeCapacityUnits: number;
+}
+
+/** Counters by kind of call (`charge`, `adjust`, `loadConfig`, ...). */
+export type StoreStats = Record<string, StoreCallStats>;
+
+/**
+ * A collision-free string key for a scope: `JSON.stringify([entity, resource])`
+ * with `null` for an absent part.
+ */
+export function scopeKey(scope: LimitScope): string {
+  return JSON.stringify([scope.entity ?? null, scope.resource ?? null]);
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests import the TypeScript sources of the workspace packages through the
+// `tollgate-source` export condition, so no build is needed before `npm test`.
+export default defineConfig({
+  resolve: { conditions: ['tollgate-source', 'import', 'node', 'default'] },
+  ssr: { resolve: { conditions: ['tollgate-source', 'import', 'node', 'default'] } },
+  test: {
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'test/**/*.test.ts',
+      'examples/*/test/**/*.test.ts',
+    ],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.tollgate/test-results.json' }]] : ['default'],
+  },
+});
