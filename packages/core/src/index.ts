@@ -1,13 +1,13 @@
 export {
   describeValue,
   EntityError,
-  isRateLimiterUnavailable,
   isRateLimitExceeded,
+  isRateLimiterUnavailable,
   isTollgateError,
   LeaseClosedError,
-  RateLimiterUnavailable,
   RateLimitExceeded,
   type RateLimitExceededBody,
+  RateLimiterUnavailable,
   TollgateError,
   type TollgateErrorCode,
   ValidationError,
@@ -21,9 +21,12 @@ export {
   type RateOptions,
   validateLimitName,
 } from './limit.js';
+export { Lease, type LeaseBucket, type LeaseSettler } from './limiter/lease.js';
+export { MAX_CASCADE_DEPTH } from './limiter/plan.js';
+export { type CreateEntityInput, RateLimiter, type UsageRequest } from './limiter/rate-limiter.js';
+export type * from './limiter/types.js';
 export * as gcra from './math/gcra.js';
 export { msToNs, nsToMsCeil, nsToSecondsCeil } from './math/time.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
 export * from './store/store.js';
 export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';
-export type * from './limiter/types.js';

@@ -146,7 +146,12 @@ export function validateLimitName(name: unknown): asserts name is string {
   }
 }
 
-function validateWhole(limitName: string, field: string, value: unknown, max: number): asserts value is number {
+function validateWhole(
+  limitName: string,
+  field: string,
+  value: unknown,
+  max: number,
+): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
     throw new ValidationError(
       'ERR_TOLLGATE_INVALID_LIMIT',
@@ -167,7 +172,11 @@ export function assertUniqueLimitNames(limits: readonly Limit[]): void {
       );
     }
     if (seen.has(limit.name)) {
-      throw new ValidationError('ERR_TOLLGATE_INVALID_LIMIT', `Duplicate limit name \`${limit.name}\``, 'name');
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_LIMIT',
+        `Duplicate limit name \`${limit.name}\``,
+        'name',
+      );
     }
     seen.add(limit.name);
   }

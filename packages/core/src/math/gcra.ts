@@ -25,7 +25,12 @@ export function costNs(limit: GcraLimit, cost: number): bigint {
 }
 
 /** True iff `cost` tokens can be taken now. */
-export function isAdmissible(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit, cost: number): boolean {
+export function isAdmissible(
+  tat: bigint | undefined,
+  nowNs: bigint,
+  limit: GcraLimit,
+  cost: number,
+): boolean {
   return startOf(tat, nowNs) + costNs(limit, cost) - nowNs <= limit.tauNs;
 }
 

@@ -69,7 +69,9 @@ export class MemoryStore implements Store {
     const { nowNs } = request;
     const current = request.buckets.map((bucket) => this.buckets.get(bucketKey(bucket)));
     const admitted = request.buckets.every((bucket, index) =>
-      bucket.charges.every(({ limit, cost }) => isAdmissible(current[index]?.tats.get(limit.name), nowNs, limit, cost)),
+      bucket.charges.every(({ limit, cost }) =>
+        isAdmissible(current[index]?.tats.get(limit.name), nowNs, limit, cost),
+      ),
     );
     if (!admitted) {
       return { admitted, buckets: request.buckets.map((bucket, index) => snapshot(bucket, current[index])) };
@@ -127,7 +129,11 @@ export class MemoryStore implements Store {
   async createEntity(entity: EntityRecord): Promise<void> {
     this.count('createEntity');
     if (this.entities.has(entity.id)) {
-      throw new EntityError('ERR_TOLLGATE_ENTITY_EXISTS', entity.id, `Entity \`${entity.id}\` already exists`);
+      throw new EntityError(
+        'ERR_TOLLGATE_ENTITY_EXISTS',
+        entity.id,
+        `Entity \`${entity.id}\` already exists`,
+      );
     }
     this.entities.set(entity.id, structuredClone(entity));
     if (entity.parent !== undefined) {
@@ -233,7 +239,10 @@ export class MemoryStore implements Store {
       const key = JSON.stringify([bucket.entity, bucket.resource, window, start]);
       let entry = this.usage.get(key);
       if (!entry) {
-        entry = { snapshot: { entity: bucket.entity, resource: bucket.resource, window, start, consumed: {} }, consumed: {} };
+        entry = {
+          snapshot: { entity: bucket.entity, resource: bucket.resource, window, start, consumed: {} },
+          consumed: {},
+        };
         this.usage.set(key, entry);
       }
       entry.consumed[limit] = (entry.consumed[limit] ?? 0) + amount;
@@ -241,7 +250,12 @@ export class MemoryStore implements Store {
   }
 
   private count(kind: string): void {
-    const entry = (this.counters[kind] ??= { calls: 0, roundTrips: 0, readCapacityUnits: 0, writeCapacityUnits: 0 });
+    const entry = (this.counters[kind] ??= {
+      calls: 0,
+      roundTrips: 0,
+      readCapacityUnits: 0,
+      writeCapacityUnits: 0,
+    });
     entry.calls += 1;
   }
 }

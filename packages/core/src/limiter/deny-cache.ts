@@ -1,0 +1,50 @@
+import { LRUCache } from 'lru-cache';
+import type { BucketKey, BucketState } from '../store/store.js';
+
+interface DenyEntry {
+  readonly state: BucketState;
+  readonly untilNs: bigint;
+}
+
+/**
+ * Remembers the bucket states behind a rejection until its computed wait has
+ * passed, so repeats are answered locally with the exact math and no write.
+ * State can only have grown worse through other writers' charges; refunds by
+ * this limiter forget the buckets they touch.
+ */
+export class DenyCache {
+  private readonly entries: LRUCache<string, DenyEntry>;
+
+  constructor(maxEntries: number) {
+    this.entries = new LRUCache({ max: maxEntries });
+  }
+
+  /** Records the states of a rejected call, valid until `untilNs`. */
+  remember(states: readonly BucketState[], untilNs: bigint): void {
+    for (const state of states) this.entries.set(bucketId(state), { state, untilNs });
+  }
+
+  /** The remembered states of every bucket in `keys`, or undefined if any is missing or expired. */
+  lookup(keys: readonly BucketKey[], nowNs: bigint): BucketState[] | undefined {
+    const states: BucketState[] = [];
+    for (const key of keys) {
+      const entry = this.entries.get(bucketId(key));
+      if (!entry) return undefined;
+      if (entry.untilNs <= nowNs) {
+        this.entries.delete(bucketId(key));
+        return undefined;
+      }
+      states.push(entry.state);
+    }
+    return states;
+  }
+
+  /** Forgets buckets whose state this limiter just changed. */
+  forget(keys: readonly BucketKey[]): void {
+    for (const key of keys) this.entries.delete(bucketId(key));
+  }
+}
+
+function bucketId(key: BucketKey): string {
+  return JSON.stringify([key.entity, key.resource]);
+}

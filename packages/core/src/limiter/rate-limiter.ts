@@ -1,0 +1,573 @@
+import {
+  describeValue,
+  EntityError,
+  isRateLimiterUnavailable,
+  RateLimitExceeded,
+  ValidationError,
+} from '../errors.js';
+import { validateId } from '../ids.js';
+import { assertUniqueLimitNames, Limit } from '../limit.js';
+import { availableTokens, waitNs } from '../math/gcra.js';
+import { msToNs, nsToMsCeil } from '../math/time.js';
+import type {
+  BucketAdjustment,
+  BucketCharge,
+  BucketState,
+  EntityRecord,
+  LimitScope,
+  Store,
+  UsageQuery,
+  UsageSnapshot,
+} from '../store/store.js';
+import { ConfigCache, type ConfigView } from './config-cache.js';
+import { DenyCache } from './deny-cache.js';
+import { Lease, type LeaseBucket } from './lease.js';
+import { type ResolvedOptions, resolveOptions } from './options.js';
+import {
+  chargesFor,
+  limitsFor,
+  MAX_CASCADE_DEPTH,
+  type PlannedBucket,
+  scopesOf,
+  validateOverride,
+  validateTarget,
+} from './plan.js';
+import { sleep } from './sleep.js';
+import { allAdmissible, rejectionWaitNs, statusesOf } from './statuses.js';
+import { callStore } from './store-call.js';
+import type {
+  AcquireOptions,
+  AcquireRequest,
+  BucketQuery,
+  Consumption,
+  Decision,
+  RateLimiterOptions,
+  WaitOptions,
+} from './types.js';
+import { noteLimiterConstructed } from './warnings.js';
+
+/** Input of {@link RateLimiter.createEntity}. */
+export interface CreateEntityInput {
+  id: string;
+  /** Parent entity (e.g. the organisation of an API key); it must exist. */
+  parent?: string;
+  /** Charge the parent (and its cascading ancestors) on every acquire of this entity. Default false. */
+  cascade?: boolean;
+  name?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Input of {@link RateLimiter.getUsage}. */
+export interface UsageRequest {
+  entity: string;
+  resource?: string;
+  window: 'hour' | 'day';
+  /** Inclusive start, ms since the epoch or a Date. */
+  from?: number | Date;
+  /** Exclusive end, ms since the epoch or a Date. */
+  to?: number | Date;
+}
+
+/**
+ * Decides whether an entity may spend tokens now, for every limit that applies
+ * to it (and to its ancestors, with cascade), atomically.
+ *
+ * @example
+ * const limiter = new RateLimiter({
+ *   store: new MemoryStore(),
+ *   limits: [Limit.perMinute('rpm', 100), Limit.perMinute('tpm', 10_000, { burst: 20_000 })],
+ * });
+ * const lease = await limiter.acquire({ entity: 'key-123', resource: 'gpt-4o', consume: { rpm: 1, tpm: 500 } });
+ * await lease.adjust({ tpm: 242 });
+ * await lease.commit();
+ */
+export class RateLimiter {
+  private readonly options: ResolvedOptions;
+  private readonly config: ConfigCache;
+  private readonly denied: DenyCache | undefined;
+  private unavailableWarned = false;
+
+  constructor(options: RateLimiterOptions) {
+    this.options = resolveOptions(options);
+    this.config = new ConfigCache(this.options.configCacheTtlMs, this.options.configCacheMaxEntries);
+    this.denied = this.options.denyCache ? new DenyCache(this.options.denyCacheMaxEntries) : undefined;
+    noteLimiterConstructed(this.options.logger);
+  }
+
+  /** The store this limiter reads and writes. */
+  get store(): Store {
+    return this.options.store;
+  }
+
+  /** The limits used when no stored limit set applies. */
+  get defaultLimits(): readonly Limit[] {
+    return this.options.limits;
+  }
+
+  /** `'block'` or `'allow'`: what happens while the store is unavailable. */
+  get onUnavailable(): 'block' | 'allow' {
+    return this.options.onUnavailable;
+  }
+
+  /**
+   * Takes `consume` from every limit that applies, or nothing if any is short.
+   * Throws `RateLimitExceeded` when limited (or waits, with `wait`),
+   * `ValidationError` for unusable input, `RateLimiterUnavailable` when the
+   * store fails under `onUnavailable: 'block'`.
+   */
+  async acquire(options: AcquireOptions): Promise<Lease> {
+    if (options.wait !== undefined) return this.acquireWaiting(options, options.wait);
+    const decision = await this.tryAcquire(options);
+    if (decision.allowed) return decision.lease;
+    throw decision.error;
+  }
+
+  /** Like {@link acquire}, but answers a limit with `{ allowed: false, retryAfterMs }` instead of throwing. */
+  async tryAcquire(request: AcquireRequest): Promise<Decision> {
+    const { entity } = request;
+    const resource = validateTarget(entity, request.resource);
+    const override = validateOverride(request.limits);
+    let buckets: PlannedBucket[];
+    try {
+      buckets = await this.plan(entity, resource, override);
+    } catch (error) {
+      return this.degradeOrThrow(error, entity, resource);
+    }
+    const charges = chargesFor(buckets, request.consume);
+    const leaseBuckets: LeaseBucket[] = buckets.map((bucket, index) => ({
+      ...charges[index]!,
+      limits: bucket.limits,
+    }));
+    const nowNs = this.nowNs();
+
+    const remembered = this.denied?.lookup(charges, nowNs);
+    if (remembered && !allAdmissible(charges, remembered, nowNs)) {
+      return this.rejection(buckets, charges, remembered, nowNs);
+    }
+
+    let result: { admitted: boolean; buckets: readonly BucketState[] };
+    try {
+      result = charges.some((bucket) => bucket.charges.length > 0)
+        ? await callStore('charge', this.options.timeoutMs, (signal) =>
+            this.options.store.charge({ nowNs, buckets: charges, signal }),
+          )
+        : { admitted: true, buckets: await this.readBuckets(charges) };
+    } catch (error) {
+      return this.degradeOrThrow(error, entity, resource);
+    }
+    this.unavailableWarned = false;
+    if (!result.admitted) return this.rejection(buckets, charges, result.buckets, nowNs);
+    this.denied?.forget(charges);
+    return {
+      allowed: true,
+      degraded: false,
+      statuses: statusesOf(buckets, charges, result.buckets, nowNs, true),
+      lease: new Lease({ entity, resource, charged: leaseBuckets, settler: this, degraded: false }),
+    };
+  }
+
+  /**
+   * Acquires, runs `work`, then commits (on success) or rolls back (on throw).
+   *
+   * @example
+   * const answer = await limiter.withLease({ entity, consume: { rpm: 1 } }, async (lease) => callModel());
+   */
+  async withLease<T>(options: AcquireOptions, work: (lease: Lease) => Promise<T>): Promise<T> {
+    const lease = await this.acquire(options);
+    let result: T;
+    try {
+      result = await work(lease);
+    } catch (error) {
+      if (!lease.isClosed) await lease.rollback();
+      throw error;
+    }
+    await lease.release();
+    return result;
+  }
+
+  /** Whole tokens available now per limit name (the smallest along the cascade chain). */
+  async available(query: BucketQuery): Promise<Record<string, number>> {
+    const resource = validateTarget(query.entity, query.resource);
+    const buckets = await this.plan(query.entity, resource, validateOverride(query.limits));
+    const nowNs = this.nowNs();
+    const states = await this.readBuckets(buckets);
+    const result: Record<string, number> = {};
+    buckets.forEach((bucket, index) => {
+      for (const limit of bucket.limits) {
+        const tokens = availableTokens(states[index]?.tats.get(limit.name), nowNs, limit);
+        result[limit.name] = Math.min(result[limit.name] ?? tokens, tokens);
+      }
+    });
+    return result;
+  }
+
+  /** Milliseconds until `consume` would be admitted (0 if now), from the store's current state. */
+  async timeUntilAvailable(query: BucketQuery & { consume?: Consumption }): Promise<number> {
+    const resource = validateTarget(query.entity, query.resource);
+    const buckets = await this.plan(query.entity, resource, validateOverride(query.limits));
+    const charges = chargesFor(buckets, query.consume);
+    const nowNs = this.nowNs();
+    const states = await this.readBuckets(charges);
+    let longest = 0n;
+    charges.forEach((bucket, index) => {
+      for (const { limit, cost } of bucket.charges) {
+        const wait = waitNs(states[index]?.tats.get(limit.name), nowNs, limit, cost);
+        if (wait > longest) longest = wait;
+      }
+    });
+    return nsToMsCeil(longest);
+  }
+
+  /** Creates an entity. Its parent must exist; ids are unique. */
+  async createEntity(input: CreateEntityInput): Promise<EntityRecord> {
+    if (typeof input !== 'object' || input === null) {
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_OPTION',
+        `Expected an entity object, got ${describeValue(input)}`,
+      );
+    }
+    validateId(input.id, 'id');
+    if (input.parent !== undefined) {
+      validateId(input.parent, 'parent');
+      if (input.parent === input.id) {
+        throw new EntityError(
+          'ERR_TOLLGATE_ENTITY_CYCLE',
+          input.id,
+          `Entity \`${input.id}\` cannot be its own parent`,
+        );
+      }
+      if (!(await this.getEntity(input.parent))) {
+        throw new EntityError(
+          'ERR_TOLLGATE_ENTITY_NOT_FOUND',
+          input.parent,
+          `Parent entity \`${input.parent}\` does not exist`,
+        );
+      }
+    }
+    if (input.cascade !== undefined && typeof input.cascade !== 'boolean') {
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_OPTION',
+        `Expected \`cascade\` to be a boolean, got ${describeValue(input.cascade)}`,
+        'cascade',
+      );
+    }
+    if (
+      input.metadata !== undefined &&
+      (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))
+    ) {
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_OPTION',
+        `Expected \`metadata\` to be an object, got ${describeValue(input.metadata)}`,
+        'metadata',
+      );
+    }
+    const record: EntityRecord = {
+      id: input.id,
+      cascade: input.cascade ?? false,
+      createdAt: new Date(this.options.clock()).toISOString(),
+      ...(input.parent === undefined ? {} : { parent: input.parent }),
+      ...(input.name === undefined ? {} : { name: String(input.name) }),
+      ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+    };
+    await this.call('createEntity', (signal) => this.options.store.createEntity(record, signal));
+    this.config.invalidateEntity(record.id);
+    return record;
+  }
+
+  /** The stored entity, or null. Always read from the store. */
+  async getEntity(id: string): Promise<EntityRecord | null> {
+    validateId(id, 'id');
+    const loaded = await this.call('loadConfig', (signal) =>
+      this.options.store.loadConfig({ entityIds: [id], scopes: [], signal }),
+    );
+    return loaded.entities.get(id) ?? null;
+  }
+
+  /** Direct children of an entity. */
+  async getChildren(id: string): Promise<EntityRecord[]> {
+    validateId(id, 'id');
+    return this.call('getChildren', (signal) => this.options.store.getChildren(id, signal));
+  }
+
+  /**
+   * Deletes an entity with its limit sets, buckets and usage. Refuses while it
+   * has children. Returns false if it did not exist.
+   */
+  async deleteEntity(id: string): Promise<boolean> {
+    validateId(id, 'id');
+    const children = await this.getChildren(id);
+    if (children.length > 0) {
+      throw new EntityError(
+        'ERR_TOLLGATE_ENTITY_HAS_CHILDREN',
+        id,
+        `Entity \`${id}\` has ${children.length} child entities; delete or re-parent them first`,
+      );
+    }
+    const existed = await this.call('deleteEntity', (signal) => this.options.store.deleteEntity(id, signal));
+    this.config.invalidateEntity(id);
+    this.config.invalidateEntityLimits(id);
+    return existed;
+  }
+
+  /**
+   * Stores the limit set of a scope: `{ entity, resource }`, `{ entity }`,
+   * `{ resource }` or `{}` (system). Takes effect on this limiter at once and
+   * on others when their config cache expires.
+   */
+  async setLimits(scope: LimitScope, limits: readonly Limit[]): Promise<void> {
+    const checked = validateScope(scope);
+    if (!Array.isArray(limits) || limits.length === 0) {
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_LIMIT',
+        `Expected a non-empty array of Limit (use deleteLimits to remove a set), got ${describeValue(limits)}`,
+        'limits',
+      );
+    }
+    assertUniqueLimitNames(limits);
+    await this.call('putLimits', (signal) =>
+      this.options.store.putLimits(
+        checked,
+        limits.map((limit) => limit.toJSON()),
+        signal,
+      ),
+    );
+    this.config.invalidateLimits(checked);
+  }
+
+  /** The limit set stored at exactly this scope (empty if none). Always read from the store. */
+  async getLimits(scope: LimitScope): Promise<Limit[]> {
+    const checked = validateScope(scope);
+    const loaded = await this.call('loadConfig', (signal) =>
+      this.options.store.loadConfig({ entityIds: [], scopes: [checked], signal }),
+    );
+    const [definitions] = [...loaded.limits.values()];
+    return (definitions ?? []).map((definition) => Limit.fromDefinition(definition));
+  }
+
+  /** Removes the limit set of a scope; false if there was none. */
+  async deleteLimits(scope: LimitScope): Promise<boolean> {
+    const checked = validateScope(scope);
+    const existed = await this.call('deleteLimits', (signal) =>
+      this.options.store.deleteLimits(checked, signal),
+    );
+    this.config.invalidateLimits(checked);
+    return existed;
+  }
+
+  /** Usage snapshots (hourly or daily), oldest first, following every page. */
+  async getUsage(request: UsageRequest): Promise<UsageSnapshot[]> {
+    const snapshots: UsageSnapshot[] = [];
+    for await (const page of this.usagePages(request)) snapshots.push(...page);
+    return snapshots;
+  }
+
+  /** Usage snapshots page by page, for large ranges. */
+  async *usagePages(request: UsageRequest): AsyncGenerator<UsageSnapshot[]> {
+    validateId(request.entity, 'entity');
+    if (request.resource !== undefined) validateId(request.resource, 'resource');
+    if (request.window !== 'hour' && request.window !== 'day') {
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_OPTION',
+        `Expected \`window\` to be 'hour' or 'day', got ${describeValue(request.window)}`,
+        'window',
+      );
+    }
+    let cursor: string | undefined;
+    do {
+      const query: UsageQuery = {
+        entity: request.entity,
+        resource: request.resource,
+        window: request.window,
+        from: toMs(request.from, 'from'),
+        to: toMs(request.to, 'to'),
+        cursor,
+      };
+      const page = await this.call('getUsage', (signal) => this.options.store.getUsage(query, signal));
+      yield page.snapshots;
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  /** Releases the store's resources. */
+  async close(): Promise<void> {
+    await this.options.store.close?.();
+  }
+
+  /** @internal Writes a lease's adjustments (used by `Lease`). */
+  async settle(adjustments: BucketAdjustment[]): Promise<void> {
+    const nowNs = this.nowNs();
+    try {
+      await this.call('adjust', (signal) =>
+        this.options.store.adjust({ nowNs, buckets: adjustments, signal }),
+      );
+    } finally {
+      this.denied?.forget(adjustments);
+    }
+  }
+
+  private async acquireWaiting(request: AcquireRequest, wait: WaitOptions): Promise<Lease> {
+    validateWait(wait);
+    const startedAt = this.options.clock();
+    for (;;) {
+      wait.signal?.throwIfAborted();
+      const decision = await this.tryAcquire(request);
+      if (decision.allowed) return decision.lease;
+      const waited = this.options.clock() - startedAt;
+      if (waited + decision.retryAfterMs > wait.maxMs) throw decision.error;
+      await sleep(decision.retryAfterMs, wait.signal);
+    }
+  }
+
+  /** The buckets an acquire touches: the entity's, then each cascading ancestor's. */
+  private async plan(
+    entity: string,
+    resource: string,
+    override: readonly Limit[] | undefined,
+  ): Promise<PlannedBucket[]> {
+    const buckets: PlannedBucket[] = [];
+    const seen = new Set<string>();
+    let current: string | undefined = entity;
+    for (let depth = 0; current !== undefined; depth += 1) {
+      seen.add(current);
+      const own = depth === 0;
+      // Ancestors are charged only for limits stored on them: a default or
+      // resource-wide limit meant for one key must not cap a whole organisation.
+      const scopes = own
+        ? override
+          ? []
+          : scopesOf(current, resource)
+        : scopesOf(current, resource).slice(0, 2);
+      const view: ConfigView = await this.config.view([current], scopes, (ids, missing) =>
+        this.call('loadConfig', (signal) =>
+          this.options.store.loadConfig({ entityIds: ids, scopes: missing, signal }),
+        ),
+      );
+      const limits = own
+        ? (override ?? limitsFor(view, current, resource, this.options.limits))
+        : limitsFor(
+            { entity: view.entity, limits: (s) => (s.entity === undefined ? null : view.limits(s)) },
+            current,
+            resource,
+            [],
+          );
+      if (own && limits.length === 0) {
+        throw new ValidationError(
+          'ERR_TOLLGATE_NO_LIMITS',
+          `No limits apply to entity \`${entity}\` on resource \`${resource}\`: pass \`limits\` to RateLimiter or store some with setLimits()`,
+          'limits',
+        );
+      }
+      if (limits.length > 0) buckets.push({ entity: current, resource, depth, limits });
+      const record = view.entity(current);
+      const parent: string | undefined = record?.cascade ? record.parent : undefined;
+      current =
+        parent !== undefined && !seen.has(parent) && depth + 1 < MAX_CASCADE_DEPTH ? parent : undefined;
+    }
+    return buckets;
+  }
+
+  private rejection(
+    buckets: readonly PlannedBucket[],
+    charges: readonly BucketCharge[],
+    states: readonly BucketState[],
+    nowNs: bigint,
+  ): Decision {
+    const waitNsValue = rejectionWaitNs(charges, states, nowNs);
+    this.denied?.remember(
+      states.map((state, index) => ({
+        ...state,
+        entity: charges[index]!.entity,
+        resource: charges[index]!.resource,
+      })),
+      nowNs + waitNsValue,
+    );
+    const statuses = statusesOf(buckets, charges, states, nowNs, false);
+    const retryAfterMs = Math.max(1, nsToMsCeil(waitNsValue));
+    const error = new RateLimitExceeded(statuses, retryAfterMs);
+    return { allowed: false, retryAfterMs, statuses, error, degraded: false };
+  }
+
+  private degradeOrThrow(error: unknown, entity: string, resource: string): Decision {
+    if (!isRateLimiterUnavailable(error) || this.options.onUnavailable === 'block') throw error;
+    if (!this.unavailableWarned) {
+      this.unavailableWarned = true;
+      this.options.logger.warn(
+        'WARN_TOLLGATE_DEGRADED: the rate limit store is unavailable; admitting requests without limits (onUnavailable: allow)',
+        { code: 'WARN_TOLLGATE_DEGRADED', cause: error.message },
+      );
+    }
+    return {
+      allowed: true,
+      degraded: true,
+      statuses: [],
+      lease: new Lease({ entity, resource, charged: [], settler: this, degraded: true }),
+    };
+  }
+
+  private readBuckets(keys: readonly { entity: string; resource: string }[]): Promise<BucketState[]> {
+    return this.call('getBuckets', (signal) =>
+      this.options.store.getBuckets({
+        keys: keys.map(({ entity, resource }) => ({ entity, resource })),
+        signal,
+      }),
+    );
+  }
+
+  private call<T>(operation: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return callStore(operation, this.options.timeoutMs, run);
+  }
+
+  private nowNs(): bigint {
+    return msToNs(this.options.clock());
+  }
+}
+
+function validateScope(scope: unknown): LimitScope {
+  if (typeof scope !== 'object' || scope === null || Array.isArray(scope)) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected a scope like { entity?, resource? }, got ${describeValue(scope)}`,
+      'scope',
+    );
+  }
+  const { entity, resource } = scope as LimitScope;
+  if (entity !== undefined) validateId(entity, 'entity');
+  if (resource !== undefined) validateId(resource, 'resource');
+  return { ...(entity === undefined ? {} : { entity }), ...(resource === undefined ? {} : { resource }) };
+}
+
+function validateWait(wait: WaitOptions): void {
+  if (
+    typeof wait !== 'object' ||
+    wait === null ||
+    typeof wait.maxMs !== 'number' ||
+    !(wait.maxMs >= 0) ||
+    !Number.isFinite(wait.maxMs)
+  ) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected \`wait.maxMs\` to be a non-negative number, got ${describeValue((wait as WaitOptions | null)?.maxMs)}`,
+      'wait.maxMs',
+    );
+  }
+  if (wait.signal !== undefined && !(wait.signal instanceof AbortSignal)) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected \`wait.signal\` to be an AbortSignal, got ${describeValue(wait.signal)}`,
+      'wait.signal',
+    );
+  }
+}
+
+function toMs(value: number | Date | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected \`${field}\` to be a Date or ms since the epoch, got ${describeValue(value)}`,
+      field,
+    );
+  }
+  return ms;
+}
