@@ -39,7 +39,7 @@ export class ConfigCache {
         return;
       }
       const flying = this.inFlight.get(key);
-      if (flying) {
+      if (flying !== undefined) {
         pending.push(flying.then((value) => void found.set(key, value)));
         return;
       }

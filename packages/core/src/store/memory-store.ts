@@ -137,9 +137,9 @@ export class MemoryStore implements Store {
     }
     this.entities.set(entity.id, structuredClone(entity));
     if (entity.parent !== undefined) {
-      let siblings = this.children.get(entity.parent);
-      if (!siblings) this.children.set(entity.parent, (siblings = new Set()));
+      const siblings = this.children.get(entity.parent) ?? new Set<string>();
       siblings.add(entity.id);
+      this.children.set(entity.parent, siblings);
     }
   }
 
@@ -250,13 +250,14 @@ export class MemoryStore implements Store {
   }
 
   private count(kind: string): void {
-    const entry = (this.counters[kind] ??= {
+    const entry = this.counters[kind] ?? {
       calls: 0,
       roundTrips: 0,
       readCapacityUnits: 0,
       writeCapacityUnits: 0,
-    });
+    };
     entry.calls += 1;
+    this.counters[kind] = entry;
   }
 }
 
