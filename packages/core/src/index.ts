@@ -12,6 +12,24 @@ export {
   type TollgateErrorCode,
   ValidationError,
 } from './errors.js';
+export {
+  type HeaderOptions,
+  type HeaderStandard,
+  rateLimitHeaders,
+  retryAfterSeconds,
+  tightestStatus,
+} from './http/headers.js';
+export {
+  type HttpDecision,
+  HttpRateLimit,
+  type HttpRateLimitOptions,
+  type RateLimitState,
+  type RequestOutcome,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from './http/http-rate-limit.js';
+export { type IpKeyOptions, ipKey } from './http/ip-key.js';
+export { PROXY_WARNING_CODE, proxyMisconfiguration } from './http/proxy-check.js';
+export { warnOnce } from './http/warn-once.js';
 export { DEFAULT_RESOURCE, MAX_ID_LENGTH, validateId } from './ids.js';
 export {
   assertUniqueLimitNames,

@@ -1,0 +1,89 @@
+import type { LimitStatus } from '../limiter/types.js';
+
+/** Which standard rate-limit headers to send. */
+export type HeaderStandard = 'draft-8' | 'draft-6' | false;
+
+/** Options of {@link rateLimitHeaders}. */
+export interface HeaderOptions {
+  standard: HeaderStandard;
+  /** Also send `X-RateLimit-Limit/Remaining/Reset`. */
+  legacy: boolean;
+  /** Clock reading in ms, for the legacy epoch-seconds reset. */
+  nowMs: number;
+}
+
+/**
+ * Header values for the statuses of one decision.
+ *
+ * - `draft-8`: one named policy per limit (ancestors' limits as `parent.rpm`,
+ *   `grandparent.rpm`, `ancestor3.rpm`, ...):
+ *   `RateLimit-Policy: "rpm";q=100;w=60` and `RateLimit: "rpm";r=42;t=18`,
+ *   where q is the capacity, w the seconds to refill it from empty, r the
+ *   tokens left and t the seconds until the bucket is full again.
+ * - `draft-6`: `RateLimit-Limit/Remaining/Reset` of the tightest limit plus
+ *   `RateLimit-Policy: 100;w=60, ...`.
+ * - legacy: `X-RateLimit-Limit/Remaining/Reset` (reset in epoch seconds).
+ */
+export function rateLimitHeaders(
+  statuses: readonly LimitStatus[],
+  options: HeaderOptions,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (statuses.length === 0) return headers;
+  if (options.standard === 'draft-8') {
+    headers['RateLimit-Policy'] = statuses
+      .map((status) => `${policyName(status)};q=${status.capacity};w=${windowSeconds(status)}`)
+      .join(', ');
+    headers['RateLimit'] = statuses
+      .map((status) => `${policyName(status)};r=${status.available};t=${secondsCeil(status.resetAfterMs)}`)
+      .join(', ');
+  } else if (options.standard === 'draft-6') {
+    const tightest = tightestStatus(statuses);
+    headers['RateLimit-Policy'] = statuses
+      .map((status) => `${status.capacity};w=${windowSeconds(status)}`)
+      .join(', ');
+    headers['RateLimit-Limit'] = String(tightest.capacity);
+    headers['RateLimit-Remaining'] = String(tightest.available);
+    headers['RateLimit-Reset'] = String(secondsCeil(tightest.resetAfterMs));
+  }
+  if (options.legacy) {
+    const tightest = tightestStatus(statuses);
+    headers['X-RateLimit-Limit'] = String(tightest.capacity);
+    headers['X-RateLimit-Remaining'] = String(tightest.available);
+    headers['X-RateLimit-Reset'] = String(Math.ceil((options.nowMs + tightest.resetAfterMs) / 1000));
+  }
+  return headers;
+}
+
+/** `Retry-After` value: whole seconds, rounded up, at least 1. */
+export function retryAfterSeconds(retryAfterMs: number): number {
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
+}
+
+/** The limit that constrains the client most: exceeded first, then fewest tokens left relative to capacity. */
+export function tightestStatus(statuses: readonly LimitStatus[]): LimitStatus {
+  let tightest = statuses[0]!;
+  for (const status of statuses) {
+    const better =
+      Number(status.exceeded) - Number(tightest.exceeded) ||
+      tightest.available / tightest.capacity - status.available / status.capacity;
+    if (better > 0) tightest = status;
+  }
+  return tightest;
+}
+
+const ANCESTOR_LABELS = ['', 'parent', 'grandparent'];
+
+function policyName(status: LimitStatus): string {
+  const label = status.depth === 0 ? '' : `${ANCESTOR_LABELS[status.depth] ?? `ancestor${status.depth}`}.`;
+  return `"${label}${status.limit}"`;
+}
+
+/** Seconds to refill the whole bucket: capacity × period / amount, rounded up. */
+function windowSeconds(status: LimitStatus): number {
+  return Math.max(1, Math.ceil((status.capacity * status.refillPeriodMs) / status.refillAmount / 1000));
+}
+
+function secondsCeil(ms: number): number {
+  return Math.ceil(ms / 1000);
+}
