@@ -18,3 +18,4 @@ export {
   TTL_ATTRIBUTE,
   tableDefinition,
 } from './table.js';
+export * from './template/index.js';

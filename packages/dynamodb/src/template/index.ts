@@ -1,5 +1,4 @@
-export { AGGREGATOR } from './aggregator.js';
-export { ALARM_TOPIC, DURATION_ALARM_SHARE } from './alarms.js';
+export { DURATION_ALARM_SHARE } from './alarms.js';
 export { buildTemplate } from './build-template.js';
 export type {
   CfnOutput,
@@ -19,14 +18,13 @@ export {
   STREAM_READ_ACTIONS,
   TRANSACTION_ITEM_ACTIONS,
 } from './iam-actions.js';
+export { TEMPLATE_LOGICAL_IDS } from './logical-ids.js';
 export {
   AGGREGATOR_DEFAULTS,
   type AggregatorTemplateOptions,
   type AlarmTopicOption,
-  type BillingMode,
+  type BillingModeOption,
   type ResolvedTemplateOptions,
   resolveTemplateOptions,
   type TemplateOptions,
 } from './options.js';
-export { POLICIES } from './policies.js';
-export { TABLE } from './table.js';

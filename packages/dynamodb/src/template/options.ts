@@ -1,7 +1,7 @@
 import { describeValue, ValidationError } from '@tollgate/core';
 
 /** How the table is billed. */
-export type BillingMode = 'on-demand' | 'provisioned';
+export type BillingModeOption = 'on-demand' | 'provisioned';
 
 /** The aggregator Lambda and its event source mapping. */
 export interface AggregatorTemplateOptions {
@@ -39,7 +39,7 @@ export interface TemplateOptions {
   /** Template description. */
   description?: string;
   /** Default `on-demand`. */
-  billingMode?: BillingMode;
+  billingMode?: BillingModeOption;
   /** Include the usage aggregator (Lambda, event source mapping, dead-letter queue). Default true. */
   aggregator?: boolean | AggregatorTemplateOptions;
   /** Default `create`. */
@@ -53,7 +53,7 @@ export interface TemplateOptions {
 /** {@link TemplateOptions} with every default filled in. */
 export interface ResolvedTemplateOptions {
   description: string;
-  billingMode: BillingMode;
+  billingMode: BillingModeOption;
   aggregator: Required<AggregatorTemplateOptions> | undefined;
   alarmTopic: AlarmTopicOption;
   deletionProtection: boolean;

@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` is CloudFormation Fn::Sub syntax here, not JavaScript.
-import { CHILDREN_INDEX, GSI1PK, GSI1SK, PK, SK, TTL } from '../schema.js';
+import { TTL } from '../schema.js';
+import { tableDefinition } from '../table.js';
 import { type CfnResource, type CfnValue, getAtt, ref, sub } from './cloudformation.js';
 import type { ResolvedTemplateOptions } from './options.js';
 
@@ -19,33 +20,39 @@ export const TABLE_INDEXES_ARN: CfnValue = sub('${Table.Arn}/index/*');
  */
 export function tableResource(options: ResolvedTemplateOptions): CfnResource {
   const provisioned = options.billingMode === 'provisioned';
-  const index: { [key: string]: CfnValue } = {
-    IndexName: CHILDREN_INDEX,
-    KeySchema: [
-      { AttributeName: GSI1PK, KeyType: 'HASH' },
-      { AttributeName: GSI1SK, KeyType: 'RANGE' },
-    ],
-    Projection: { ProjectionType: 'ALL' },
-  };
-  if (provisioned) {
-    index['ProvisionedThroughput'] = {
-      ReadCapacityUnits: ref('IndexReadCapacityMin'),
-      WriteCapacityUnits: ref('IndexWriteCapacityMin'),
-    };
-  }
+  // Keys, index and stream come from the same definition `createTable()` uses.
+  const definition = tableDefinition('template');
+  const indexes: CfnValue[] = (definition.GlobalSecondaryIndexes ?? []).map((index) => ({
+    IndexName: index.IndexName ?? '',
+    KeySchema: (index.KeySchema ?? []).map((key) => ({
+      AttributeName: key.AttributeName ?? '',
+      KeyType: key.KeyType ?? '',
+    })),
+    Projection: { ProjectionType: index.Projection?.ProjectionType ?? 'ALL' },
+    ...(provisioned
+      ? {
+          ProvisionedThroughput: {
+            ReadCapacityUnits: ref('IndexReadCapacityMin'),
+            WriteCapacityUnits: ref('IndexWriteCapacityMin'),
+          },
+        }
+      : {}),
+  }));
   const properties: { [key: string]: CfnValue } = {
     TableName: ref('TableName'),
     BillingMode: provisioned ? 'PROVISIONED' : 'PAY_PER_REQUEST',
-    AttributeDefinitions: [PK, SK, GSI1PK, GSI1SK].map((name) => ({
-      AttributeName: name,
-      AttributeType: 'S',
+    AttributeDefinitions: (definition.AttributeDefinitions ?? []).map((attribute) => ({
+      AttributeName: attribute.AttributeName ?? '',
+      AttributeType: attribute.AttributeType ?? '',
     })),
-    KeySchema: [
-      { AttributeName: PK, KeyType: 'HASH' },
-      { AttributeName: SK, KeyType: 'RANGE' },
-    ],
-    GlobalSecondaryIndexes: [index],
-    StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    KeySchema: (definition.KeySchema ?? []).map((key) => ({
+      AttributeName: key.AttributeName ?? '',
+      KeyType: key.KeyType ?? '',
+    })),
+    GlobalSecondaryIndexes: indexes,
+    StreamSpecification: {
+      StreamViewType: definition.StreamSpecification?.StreamViewType ?? 'NEW_AND_OLD_IMAGES',
+    },
     TimeToLiveSpecification: { AttributeName: TTL, Enabled: true },
     PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: options.pointInTimeRecovery },
     DeletionProtectionEnabled: options.deletionProtection,
