@@ -6,14 +6,14 @@ export default defineConfig({
   resolve: { conditions: ['tollgate-source', 'import', 'node', 'default'] },
   ssr: { resolve: { conditions: ['tollgate-source', 'import', 'node', 'default'] } },
   test: {
-    include: [
-      'packages/*/test/**/*.test.ts',
-      'test/**/*.test.ts',
-      'examples/*/test/**/*.test.ts',
-    ],
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    reporters: process.env.CI ? ['default', ['json', { outputFile: '.tollgate/test-results.json' }]] : ['default'],
+    // One DynamoDB Local for the whole run (TOLLGATE_DYNAMODB_ENDPOINT); see packages/test-utils.
+    globalSetup: ['packages/test-utils/src/dynamodb-global-setup.ts'],
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: '.tollgate/test-results.json' }]]
+      : ['default'],
   },
 });

@@ -64,13 +64,20 @@ export class UpdateExpressionBuilder {
     if (this.sets.length > 0) clauses.push(`SET ${this.sets.join(', ')}`);
     if (this.adds.length > 0) clauses.push(`ADD ${this.adds.join(', ')}`);
     if (clauses.length === 0) throw new TypeError('An update needs at least one SET or ADD clause');
-    const parts = {
-      UpdateExpression: clauses.join(' '),
-      ExpressionAttributeNames: { ...this.names },
-      ExpressionAttributeValues: { ...this.values },
+    const update = clauses.join(' ');
+    const condition = this.conditions.map((term) => `(${term})`).join(' AND ');
+    // DynamoDB refuses placeholders that no expression uses.
+    const used = (placeholder: string): boolean => {
+      const pattern = new RegExp(`${placeholder}(?![0-9])`);
+      return pattern.test(update) || pattern.test(condition);
     };
-    return this.conditions.length === 0
-      ? parts
-      : { ...parts, ConditionExpression: this.conditions.map((term) => `(${term})`).join(' AND ') };
+    const parts = {
+      UpdateExpression: update,
+      ExpressionAttributeNames: Object.fromEntries(Object.entries(this.names).filter(([name]) => used(name))),
+      ExpressionAttributeValues: Object.fromEntries(
+        Object.entries(this.values).filter(([value]) => used(value)),
+      ),
+    };
+    return condition === '' ? parts : { ...parts, ConditionExpression: condition };
   }
 }

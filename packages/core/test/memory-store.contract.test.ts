@@ -1,0 +1,7 @@
+import { MemoryStore } from '@tollgate/core';
+import { describeStoreContract } from '@tollgate/test-utils';
+
+describeStoreContract('MemoryStore', async () => ({
+  store: new MemoryStore(),
+  cleanup: async () => {},
+}));
