@@ -22,6 +22,9 @@ export const COMMAND_ACTIONS = {
   TransactGetItemsCommand: [],
   DescribeTableCommand: ['dynamodb:DescribeTable'],
   DescribeTimeToLiveCommand: ['dynamodb:DescribeTimeToLive'],
+  CreateTableCommand: ['dynamodb:CreateTable'],
+  DeleteTableCommand: ['dynamodb:DeleteTable'],
+  UpdateTimeToLiveCommand: ['dynamodb:UpdateTimeToLive'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** IAM action that authorizes each kind of transaction item. */
