@@ -4,8 +4,11 @@
  * it from here.
  *
  * Every user-supplied component (namespace, entity id, resource) is encoded
- * with `encodeURIComponent`, which never emits `#`, so an id that contains
- * the delimiter is still one id and no id can reach another record.
+ * by escaping only `%` and `#` (as `%25` and `%23`), so an id that contains
+ * the delimiter is still one id and no id can reach another record. Other
+ * characters are kept as they are: DynamoDB keys are UTF-8, and a 256-character
+ * id in any script stays within the key size limits (1024 bytes for a sort
+ * key), which `encodeURIComponent` (up to 9 bytes per character) would not.
  */
 
 /** Partition and sort key attribute names. */
@@ -29,12 +32,15 @@ export const BUCKET_SK_PREFIX = '#BUCKET#';
 export const LIMITS_SK_PREFIX = '#LIMITS#';
 export const USAGE_SK_PREFIX = '#USAGE#';
 
-/** Encodes one key component. Injective, and never contains `#`. */
+/**
+ * Encodes one key component: `%` → `%25`, `#` → `%23`, everything else kept.
+ * Injective, never contains `#`, and at most 3 bytes of UTF-8 per UTF-16 unit.
+ */
 export function encodeComponent(value: string): string {
-  return encodeURIComponent(value);
+  return value.replace(/[%#]/g, (character) => (character === '%' ? '%25' : '%23'));
 }
 
-/** Inverse of {@link encodeComponent}. */
+/** Inverse of {@link encodeComponent} (percent-decoding). */
 export function decodeComponent(value: string): string {
   return decodeURIComponent(value);
 }
@@ -81,7 +87,8 @@ export class KeyBuilder {
   limits(scope: { entity?: string | undefined; resource?: string | undefined }): { PK: string; SK: string } {
     const { entity, resource } = scope;
     if (entity !== undefined) {
-      const sk = resource === undefined ? `${LIMITS_SK_PREFIX}*` : `${LIMITS_SK_PREFIX}R#${encodeComponent(resource)}`;
+      const sk =
+        resource === undefined ? `${LIMITS_SK_PREFIX}*` : `${LIMITS_SK_PREFIX}R#${encodeComponent(resource)}`;
       return { PK: this.entityPartition(entity), SK: sk };
     }
     if (resource !== undefined) return { PK: this.resourcePartition(resource), SK: `${LIMITS_SK_PREFIX}*` };
@@ -93,7 +100,10 @@ export class KeyBuilder {
    * padded so that sort keys order by time within a window kind.
    */
   usage(entity: string, resource: string, window: 'hour' | 'day', start: number): { PK: string; SK: string } {
-    return { PK: this.entityPartition(entity), SK: `${this.usagePrefix(window)}${padStart(start)}#${encodeComponent(resource)}` };
+    return {
+      PK: this.entityPartition(entity),
+      SK: `${this.usagePrefix(window)}${padStart(start)}#${encodeComponent(resource)}`,
+    };
   }
 
   /** Sort key prefix of all usage snapshots of one window kind. */
