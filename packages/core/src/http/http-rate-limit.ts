@@ -197,7 +197,7 @@ export class HttpRateLimit<Req> {
     }
   }
 
-  /** Logs a coded warning once per process and code. */
+  /** Logs a coded warning once per logger and code (once per process with the default `console`). */
   warnOnce(code: string, message: string): void {
     warnOnce(this.logger, code, message);
   }

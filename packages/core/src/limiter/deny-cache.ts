@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { BucketKey, BucketState } from '../store/store.js';
+import { type BucketKey, type BucketState, bucketId } from '../store/store.js';
 
 interface DenyEntry {
   readonly state: BucketState;
@@ -43,8 +43,4 @@ export class DenyCache {
   forget(keys: readonly BucketKey[]): void {
     for (const key of keys) this.entries.delete(bucketId(key));
   }
-}
-
-function bucketId(key: BucketKey): string {
-  return JSON.stringify([key.entity, key.resource]);
 }

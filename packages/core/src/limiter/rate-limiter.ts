@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import {
   describeValue,
   EntityError,
@@ -9,15 +10,16 @@ import { validateId } from '../ids.js';
 import { assertUniqueLimitNames, Limit } from '../limit.js';
 import { availableTokens, waitNs } from '../math/gcra.js';
 import { msToNs, nsToMsCeil } from '../math/time.js';
-import type {
-  BucketAdjustment,
-  BucketCharge,
-  BucketState,
-  EntityRecord,
-  LimitScope,
-  Store,
-  UsageQuery,
-  UsageSnapshot,
+import {
+  type BucketAdjustment,
+  type BucketCharge,
+  type BucketState,
+  bucketId,
+  type EntityRecord,
+  type LimitScope,
+  type Store,
+  type UsageQuery,
+  type UsageSnapshot,
 } from '../store/store.js';
 import { ConfigCache, type ConfigView } from './config-cache.js';
 import { DenyCache } from './deny-cache.js';
@@ -85,12 +87,19 @@ export class RateLimiter {
   private readonly options: ResolvedOptions;
   private readonly config: ConfigCache;
   private readonly denied: DenyCache | undefined;
+  /** Resolved buckets and limits per (entity, resource): the hot path skips config lookups. */
+  private readonly plans: LRUCache<string, PlannedBucket[]> | undefined;
+  private configGeneration = 0;
   private unavailableWarned = false;
 
   constructor(options: RateLimiterOptions) {
     this.options = resolveOptions(options);
     this.config = new ConfigCache(this.options.configCacheTtlMs, this.options.configCacheMaxEntries);
     this.denied = this.options.denyCache ? new DenyCache(this.options.denyCacheMaxEntries) : undefined;
+    this.plans =
+      this.options.configCacheTtlMs > 0
+        ? new LRUCache({ max: this.options.configCacheMaxEntries, ttl: this.options.configCacheTtlMs })
+        : undefined;
     noteLimiterConstructed(this.options.logger);
   }
 
@@ -148,7 +157,7 @@ export class RateLimiter {
     let result: { admitted: boolean; buckets: readonly BucketState[] };
     try {
       result = charges.some((bucket) => bucket.charges.length > 0)
-        ? await callStore('charge', this.options.timeoutMs, (signal) =>
+        ? await this.call('charge', (signal) =>
             this.options.store.charge({ nowNs, buckets: charges, signal }),
           )
         : { admitted: true, buckets: await this.readBuckets(charges) };
@@ -271,6 +280,7 @@ export class RateLimiter {
     };
     await this.call('createEntity', (signal) => this.options.store.createEntity(record, signal));
     this.config.invalidateEntity(record.id);
+    this.configChanged();
     return record;
   }
 
@@ -306,6 +316,7 @@ export class RateLimiter {
     const existed = await this.call('deleteEntity', (signal) => this.options.store.deleteEntity(id, signal));
     this.config.invalidateEntity(id);
     this.config.invalidateEntityLimits(id);
+    this.configChanged();
     return existed;
   }
 
@@ -332,6 +343,7 @@ export class RateLimiter {
       ),
     );
     this.config.invalidateLimits(checked);
+    this.configChanged();
   }
 
   /** The limit set stored at exactly this scope (empty if none). Always read from the store. */
@@ -351,6 +363,7 @@ export class RateLimiter {
       this.options.store.deleteLimits(checked, signal),
     );
     this.config.invalidateLimits(checked);
+    this.configChanged();
     return existed;
   }
 
@@ -418,8 +431,31 @@ export class RateLimiter {
     }
   }
 
-  /** The buckets an acquire touches: the entity's, then each cascading ancestor's. */
+  /** The buckets an acquire touches, from the plan cache when possible. */
   private async plan(
+    entity: string,
+    resource: string,
+    override: readonly Limit[] | undefined,
+  ): Promise<PlannedBucket[]> {
+    if (override !== undefined || this.plans === undefined)
+      return this.resolvePlan(entity, resource, override);
+    const key = bucketId({ entity, resource });
+    const cached = this.plans.get(key);
+    if (cached) return cached;
+    const generation = this.configGeneration;
+    const planned = await this.resolvePlan(entity, resource, undefined);
+    if (generation === this.configGeneration) this.plans.set(key, planned);
+    return planned;
+  }
+
+  /** Config of this limiter changed: cached plans may be stale. */
+  private configChanged(): void {
+    this.configGeneration += 1;
+    this.plans?.clear();
+  }
+
+  /** The buckets an acquire touches: the entity's, then each cascading ancestor's. */
+  private async resolvePlan(
     entity: string,
     resource: string,
     override: readonly Limit[] | undefined,
@@ -514,7 +550,7 @@ export class RateLimiter {
   }
 
   private call<T>(operation: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return callStore(operation, this.options.timeoutMs, run);
+    return callStore(operation, this.options.timeoutMs, run, this.options.store.inProcess === true);
   }
 
   private nowNs(): bigint {

@@ -11,7 +11,9 @@ export async function callStore<T>(
   operation: string,
   timeoutMs: number,
   call: (signal: AbortSignal) => Promise<T>,
+  inProcess = false,
 ): Promise<T> {
+  if (inProcess) return callInProcess(operation, call);
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -33,5 +35,18 @@ export async function callStore<T>(
     throw new RateLimiterUnavailable(`Store call \`${operation}\` failed: ${reason}`, { cause: error });
   } finally {
     clearTimeout(timer);
+  }
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
+/** An in-process store cannot hang on I/O: no timer, but failures are still "unavailable". */
+async function callInProcess<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  try {
+    return await call(NEVER_ABORTED);
+  } catch (error) {
+    if (isTollgateError(error)) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RateLimiterUnavailable(`Store call \`${operation}\` failed: ${reason}`, { cause: error });
   }
 }

@@ -6,6 +6,7 @@ import {
   type AdjustRequest,
   type BucketKey,
   type BucketState,
+  bucketId,
   type ChargeRequest,
   type ChargeResult,
   type EntityRecord,
@@ -33,6 +34,7 @@ export interface MemoryStoreOptions {
 }
 
 interface MemoryBucket {
+  readonly entity: string;
   readonly tats: Map<string, bigint>;
 }
 
@@ -48,10 +50,12 @@ const EVICTION_SCAN = 16;
  * const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 100_000 }), limits: [Limit.perMinute('rpm', 60)] });
  */
 export class MemoryStore implements Store {
+  /** Answers in process: the limiter skips per-call deadline timers. */
+  readonly inProcess = true;
   private readonly buckets: LRUCache<string, MemoryBucket>;
   private readonly entities = new Map<string, EntityRecord>();
   private readonly children = new Map<string, Set<string>>();
-  private readonly limitSets = new Map<string, readonly LimitDefinition[]>();
+  private readonly limitSets = new Map<string, { scope: LimitScope; limits: readonly LimitDefinition[] }>();
   private readonly usage: LRUCache<string, { snapshot: UsageSnapshot; consumed: Record<string, number> }>;
   private readonly counters: StoreStats = {};
 
@@ -67,7 +71,7 @@ export class MemoryStore implements Store {
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     this.count('charge');
     const { nowNs } = request;
-    const current = request.buckets.map((bucket) => this.buckets.get(bucketKey(bucket)));
+    const current = request.buckets.map((bucket) => this.buckets.get(bucketId(bucket)));
     const admitted = request.buckets.every((bucket, index) =>
       bucket.charges.every(({ limit, cost }) =>
         isAdmissible(current[index]?.tats.get(limit.name), nowNs, limit, cost),
@@ -91,7 +95,7 @@ export class MemoryStore implements Store {
     this.count('adjust');
     const { nowNs } = request;
     for (const bucket of request.buckets) {
-      const stored = this.buckets.get(bucketKey(bucket)) ?? this.insertBucket(bucket, nowNs);
+      const stored = this.buckets.get(bucketId(bucket)) ?? this.insertBucket(bucket, nowNs);
       for (const { limit, delta } of bucket.adjustments) {
         const tat = adjustedTat(stored.tats.get(limit.name), nowNs, limit, delta);
         if (tat === undefined) stored.tats.delete(limit.name);
@@ -106,7 +110,7 @@ export class MemoryStore implements Store {
     return request.keys.map((key) => ({
       entity: key.entity,
       resource: key.resource,
-      tats: new Map(this.buckets.peek(bucketKey(key))?.tats ?? []),
+      tats: new Map(this.buckets.peek(bucketId(key))?.tats ?? []),
     }));
   }
 
@@ -121,7 +125,7 @@ export class MemoryStore implements Store {
     for (const scope of request.scopes) {
       const key = scopeKey(scope);
       const set = this.limitSets.get(key);
-      if (set) limits.set(key, set);
+      if (set) limits.set(key, set.limits);
     }
     return { entities, limits };
   }
@@ -154,11 +158,11 @@ export class MemoryStore implements Store {
     const entity = this.entities.get(id);
     this.entities.delete(id);
     if (entity?.parent !== undefined) this.children.get(entity.parent)?.delete(id);
-    for (const key of [...this.limitSets.keys()]) {
-      if ((JSON.parse(key) as [string | null, string | null])[0] === id) this.limitSets.delete(key);
+    for (const [key, set] of [...this.limitSets]) {
+      if (set.scope.entity === id) this.limitSets.delete(key);
     }
-    for (const key of [...this.buckets.keys()]) {
-      if ((JSON.parse(key) as [string, string])[0] === id) this.buckets.delete(key);
+    for (const [key, bucket] of [...this.buckets.entries()]) {
+      if (bucket.entity === id) this.buckets.delete(key);
     }
     for (const [key, entry] of [...this.usage.entries()]) {
       if (entry.snapshot.entity === id) this.usage.delete(key);
@@ -168,15 +172,15 @@ export class MemoryStore implements Store {
 
   async putLimits(scope: LimitScope, limits: readonly LimitDefinition[]): Promise<void> {
     this.count('putLimits');
-    this.limitSets.set(
-      scopeKey(scope),
-      limits.map((limit) => ({
+    this.limitSets.set(scopeKey(scope), {
+      scope: { ...scope },
+      limits: limits.map((limit) => ({
         name: limit.name,
         capacity: limit.capacity,
         refillAmount: limit.refillAmount,
         refillPeriodMs: limit.refillPeriodMs,
       })),
-    );
+    });
   }
 
   async deleteLimits(scope: LimitScope): Promise<boolean> {
@@ -215,8 +219,8 @@ export class MemoryStore implements Store {
 
   private insertBucket(key: BucketKey, nowNs: bigint): MemoryBucket {
     if (this.buckets.size >= this.buckets.max) this.evictIdleBucket(nowNs);
-    const bucket: MemoryBucket = { tats: new Map() };
-    this.buckets.set(bucketKey(key), bucket);
+    const bucket: MemoryBucket = { entity: key.entity, tats: new Map() };
+    this.buckets.set(bucketId(key), bucket);
     return bucket;
   }
 
@@ -236,7 +240,7 @@ export class MemoryStore implements Store {
   private recordUsage(bucket: BucketKey, limit: string, amount: number, nowNs: bigint): void {
     for (const window of ['hour', 'day'] as const satisfies readonly UsageWindow[]) {
       const start = usageWindowStart(nowNs, window);
-      const key = JSON.stringify([bucket.entity, bucket.resource, window, start]);
+      const key = `${window}${start}|${bucketId(bucket)}`;
       let entry = this.usage.get(key);
       if (!entry) {
         entry = {
@@ -259,10 +263,6 @@ export class MemoryStore implements Store {
     entry.calls += 1;
     this.counters[kind] = entry;
   }
-}
-
-function bucketKey(key: BucketKey): string {
-  return JSON.stringify([key.entity, key.resource]);
 }
 
 function snapshot(key: BucketKey, bucket: MemoryBucket | undefined): BucketState {

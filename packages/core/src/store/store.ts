@@ -61,6 +61,12 @@ export interface Store {
 
   /** Releases what the store owns (clients it created). */
   close?(): Promise<void>;
+
+  /**
+   * True for stores that answer in process without I/O (MemoryStore): the
+   * limiter then skips the per-call deadline timer. Errors are still caught.
+   */
+  readonly inProcess?: boolean;
 }
 
 /** One bucket: all limits of one (entity, resource) live together. */
@@ -211,9 +217,15 @@ export interface StoreCallStats {
 export type StoreStats = Record<string, StoreCallStats>;
 
 /**
- * A collision-free string key for a scope: `JSON.stringify([entity, resource])`
- * with `null` for an absent part.
+ * A collision-free string key for a scope: each part length-prefixed
+ * (`3:abc`), `-` for an absent part.
  */
 export function scopeKey(scope: LimitScope): string {
-  return JSON.stringify([scope.entity ?? null, scope.resource ?? null]);
+  const { entity, resource } = scope;
+  return `${entity === undefined ? '-' : `${entity.length}:${entity}`}|${resource === undefined ? '-' : `${resource.length}:${resource}`}`;
+}
+
+/** A collision-free string key for a bucket (the entity is length-prefixed). */
+export function bucketId(key: BucketKey): string {
+  return `${key.entity.length}:${key.entity}${key.resource}`;
 }
