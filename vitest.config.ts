@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config';
 // `tollgate-source` export condition, so no build is needed before `npm test`.
 export default defineConfig({
   resolve: { conditions: ['tollgate-source', 'import', 'node', 'default'] },
-  ssr: { resolve: { conditions: ['tollgate-source', 'import', 'node', 'default'] } },
+  // Vitest also hands the SSR conditions to Node as `--conditions` flags; 'import' there would make
+  // `require()` pick the ESM build of dual packages (is-promise in Express 5's router), so it is left out.
+  ssr: { resolve: { conditions: ['tollgate-source', 'node', 'default'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 30_000,
