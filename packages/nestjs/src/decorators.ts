@@ -1,0 +1,56 @@
+import {
+  type CustomDecorator,
+  createParamDecorator,
+  type ExecutionContext,
+  SetMetadata,
+} from '@nestjs/common';
+import type { RateLimitState as State } from '@tollgate/core';
+import type { RateLimitOptions } from './options.js';
+
+/** Metadata key of `@RateLimit()`. */
+export const RATE_LIMIT_METADATA = 'tollgate:rate-limit';
+/** Metadata key of `@SkipRateLimit()`. */
+export const SKIP_RATE_LIMIT_METADATA = 'tollgate:skip-rate-limit';
+
+/**
+ * Sets what requests to a controller or handler cost. On both, the handler's
+ * options win, merged over the controller's, over the module's. Any option
+ * may be a function of the request.
+ *
+ * @example
+ * @RateLimit({ resource: 'chat', consume: (req) => ({ rpm: 1, tpm: estimateTokens(req) }) })
+ * @Post('completions')
+ * complete(@Body() body: ChatRequest, @RateLimitState() rateLimit: RateLimitState) { ... }
+ */
+export function RateLimit(options: RateLimitOptions): CustomDecorator<string> {
+  return SetMetadata(RATE_LIMIT_METADATA, options);
+}
+
+/**
+ * Exempts a controller or handler from rate limiting (nothing is charged).
+ * `@SkipRateLimit(false)` on a handler limits it again inside a skipped controller.
+ */
+export function SkipRateLimit(skip = true): CustomDecorator<string> {
+  return SetMetadata(SKIP_RATE_LIMIT_METADATA, skip);
+}
+
+/** What a limited request carries: `{ lease, statuses, degraded }` (the core `RateLimitState`). */
+export type RateLimitState = State;
+
+/**
+ * Injects the request's `{ lease, statuses, degraded }` (also `request.rateLimit`);
+ * undefined when the route is not limited. `adjust` the lease with the real
+ * cost; it commits when the response finishes (for a stream, when it ends).
+ *
+ * @example
+ * @Post('completions')
+ * async complete(@RateLimitState() rateLimit: RateLimitState) {
+ *   const answer = await model.complete(...);
+ *   await rateLimit.lease.adjust({ tpm: answer.usage.totalTokens - estimate });
+ *   return answer;
+ * }
+ */
+export const RateLimitState: () => ParameterDecorator = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): State | undefined =>
+    context.switchToHttp().getRequest<{ rateLimit?: State }>().rateLimit,
+);

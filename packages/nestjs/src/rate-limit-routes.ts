@@ -1,0 +1,86 @@
+import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { HttpRateLimit } from '@tollgate/core';
+import { RATE_LIMIT_METADATA } from './decorators.js';
+import {
+  RATE_LIMIT_OPTIONS,
+  type RateLimitModuleOptions,
+  type RateLimitOptions,
+  type RateLimitRequest,
+} from './options.js';
+
+const NONE: RateLimitOptions = {};
+
+/** A route handler (a controller method). */
+export type RouteHandler = (...args: never) => unknown;
+
+/** How one route is limited. */
+export interface RateLimitRoute {
+  /** The core flow with the route's merged options. */
+  readonly flow: HttpRateLimit<RateLimitRequest>;
+  /** True when no `entity` function applies, so clients are keyed by address (the proxy check matters). */
+  readonly keysByAddress: boolean;
+}
+
+/**
+ * The `HttpRateLimit` of every route: one per distinct combination of module,
+ * controller and handler options, built (and validated) once, at startup for
+ * every decorated controller, so a bad `@RateLimit()` fails `app.init()`.
+ */
+@Injectable()
+export class RateLimitRoutes implements OnModuleInit {
+  private readonly base: RateLimitRoute;
+  private readonly built = new WeakMap<RateLimitOptions, WeakMap<RateLimitOptions, RateLimitRoute>>();
+
+  constructor(
+    @Inject(RATE_LIMIT_OPTIONS) private readonly options: RateLimitModuleOptions,
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
+    @Inject(Reflector) private readonly reflector: Reflector,
+  ) {
+    this.base = routeOf(options);
+  }
+
+  /** Validates the options of every decorated controller and handler. */
+  onModuleInit(): void {
+    for (const { instance, metatype } of this.discovery.getControllers()) {
+      if (!instance || !metatype) continue;
+      const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
+      for (const name of this.scanner.getAllMethodNames(prototype)) {
+        const handler = prototype[name];
+        if (typeof handler === 'function') this.forRoute(metatype as Type, handler as RouteHandler);
+      }
+    }
+  }
+
+  /** How a handler of a controller class is limited. */
+  forRoute(controller: Type, handler: RouteHandler): RateLimitRoute {
+    const onController = this.optionsOf(controller);
+    const onHandler = this.optionsOf(handler);
+    if (onController === NONE && onHandler === NONE) return this.base;
+    let byHandler = this.built.get(onController);
+    if (!byHandler) {
+      byHandler = new WeakMap();
+      this.built.set(onController, byHandler);
+    }
+    let route = byHandler.get(onHandler);
+    if (!route) {
+      route = routeOf({ ...this.options, ...defined(onController), ...defined(onHandler) });
+      byHandler.set(onHandler, route);
+    }
+    return route;
+  }
+
+  private optionsOf(target: Type | RouteHandler): RateLimitOptions {
+    return this.reflector.get<RateLimitOptions | undefined>(RATE_LIMIT_METADATA, target) ?? NONE;
+  }
+}
+
+function routeOf(options: RateLimitModuleOptions): RateLimitRoute {
+  const flow = new HttpRateLimit<RateLimitRequest>(options, (req) => req.ip);
+  return { flow, keysByAddress: options.entity === undefined };
+}
+
+function defined(options: RateLimitOptions): RateLimitOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+}
