@@ -106,7 +106,7 @@ describe('IAM actions against the calls the store sends (DynamoDB Local)', () =>
     client.middlewareStack.add(
       (next, context) => async (args) => {
         if (recording)
-          sent.push({ command: context.commandName, input: args.input as Record<string, unknown> });
+          sent.push({ command: String(context.commandName), input: args.input as Record<string, unknown> });
         return next(args);
       },
       { step: 'initialize', name: 'recordCommands' },

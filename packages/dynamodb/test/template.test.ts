@@ -7,6 +7,7 @@ import {
   ACQUIRE_ACTIONS,
   ADMIN_ACTIONS,
   buildTemplate,
+  type CfnResource,
   type CfnValue,
   type CloudFormationTemplate,
   READ_ONLY_ACTIONS,
@@ -241,9 +242,9 @@ describe('aggregator', () => {
 
   it('alarms on errors, duration near the timeout, stream lag and DLQ depth, notifying the created topic', () => {
     const template = buildTemplate({ aggregator: { timeoutSeconds: 30 } });
-    const alarms = Object.fromEntries(
+    const alarms: Record<string, CfnResource> = Object.fromEntries(
       resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => [
-        alarm.Properties['MetricName'],
+        String(alarm.Properties['MetricName']),
         alarm,
       ]),
     );
