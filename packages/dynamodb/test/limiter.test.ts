@@ -1,0 +1,268 @@
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  Limit,
+  type LimitStatus,
+  RateLimiter,
+  type RateLimiterOptions,
+  type StoreStats,
+  ValidationError,
+} from '@tollgate/core';
+import { DynamoDBStore, KeyBuilder } from '@tollgate/dynamodb';
+import { createTestTable, type DynamoDBLocal, useDynamoDBLocal } from '@tollgate/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let local: DynamoDBLocal;
+let tableName: string;
+let namespaces = 0;
+
+beforeAll(async () => {
+  local = await useDynamoDBLocal();
+  tableName = await createTestTable(local.client);
+});
+afterAll(() => local.stop());
+
+/** A clock the test moves by hand, in ms. */
+class ManualClock {
+  constructor(public nowMs: number = Date.now()) {}
+  readonly read = (): number => this.nowMs;
+  advance(ms: number): void {
+    this.nowMs += ms;
+  }
+}
+
+interface Setup {
+  store: DynamoDBStore;
+  limiter: RateLimiter;
+  clock: ManualClock;
+  namespace: string;
+}
+
+function setup(options: Partial<RateLimiterOptions> = {}, namespace = `limiter-${++namespaces}`): Setup {
+  const store = new DynamoDBStore({ tableName, client: local.client, namespace });
+  const clock = new ManualClock();
+  const limiter = new RateLimiter({ store, timeoutMs: 5000, clock: clock.read, ...options });
+  return { store, limiter, clock, namespace };
+}
+
+/** Round trips of every kind since `before`. */
+function roundTripsSince(before: StoreStats, after: StoreStats): number {
+  let total = 0;
+  for (const [kind, entry] of Object.entries(after))
+    total += entry.roundTrips - (before[kind]?.roundTrips ?? 0);
+  return total;
+}
+
+async function itemsOf(namespace: string): Promise<Record<string, unknown>[]> {
+  const prefix = new KeyBuilder(namespace).entityPartition('');
+  const output = await local.client.send(
+    new ScanCommand({
+      TableName: tableName,
+      FilterExpression: 'begins_with(PK, :prefix)',
+      ExpressionAttributeValues: { ':prefix': { S: prefix } },
+      ConsistentRead: true,
+    }),
+  );
+  return output.Items ?? [];
+}
+
+describe('RateLimiter on DynamoDB: round trips with warm caches', () => {
+  it('admits with one round trip, with one limit and with three', async () => {
+    for (const limits of [
+      [Limit.perMinute('rpm', 100)],
+      [Limit.perMinute('rpm', 100), Limit.perMinute('tpm', 10_000), Limit.perDay('rpd', 1000)],
+    ]) {
+      const { limiter, store, clock } = setup({ limits });
+      await limiter.acquire({ entity: 'key', resource: 'chat' });
+      const before = store.stats();
+      clock.advance(5);
+      const lease = await limiter.acquire({ entity: 'key', resource: 'chat' });
+      expect(roundTripsSince(before, store.stats())).toBe(1);
+      expect(store.stats()['charge']?.writeCapacityUnits).toBe(2);
+      await lease.commit();
+      expect(roundTripsSince(before, store.stats())).toBe(1);
+    }
+  });
+
+  it('charges an entity, its parent and grandparent in one round trip', async () => {
+    const { limiter, store, clock } = setup({ limits: [Limit.perMinute('rpm', 100)] });
+    await limiter.createEntity({ id: 'org' });
+    await limiter.createEntity({ id: 'team', parent: 'org', cascade: true });
+    await limiter.createEntity({ id: 'key', parent: 'team', cascade: true });
+    await limiter.setLimits({ entity: 'org' }, [Limit.perMinute('rpm', 1000)]);
+    await limiter.setLimits({ entity: 'team' }, [Limit.perMinute('rpm', 500)]);
+    const first = await limiter.tryAcquire({ entity: 'key', resource: 'chat' });
+    expect(first.allowed && first.statuses.map((status) => status.entity)).toEqual(['key', 'team', 'org']);
+    const before = store.stats();
+    clock.advance(5);
+    const second = await limiter.tryAcquire({ entity: 'key', resource: 'chat' });
+    expect(second.allowed).toBe(true);
+    expect(roundTripsSince(before, store.stats())).toBe(1);
+    expect((store.stats()['charge']?.roundTrips ?? 0) - (before['charge']?.roundTrips ?? 0)).toBe(1);
+  });
+
+  it('rejects with one round trip, then answers repeats from the deny cache with none', async () => {
+    const { limiter, store, clock } = setup({ limits: [Limit.perMinute('rpm', 2)] });
+    await limiter.acquire({ entity: 'key' });
+    await limiter.acquire({ entity: 'key' });
+    const before = store.stats();
+    const first = await limiter.tryAcquire({ entity: 'key' });
+    expect(first.allowed).toBe(false);
+    expect(roundTripsSince(before, store.stats())).toBe(1);
+    for (let index = 0; index < 5; index++) {
+      clock.advance(1000);
+      const repeat = await limiter.tryAcquire({ entity: 'key' });
+      expect(repeat.allowed).toBe(false);
+    }
+    expect(roundTripsSince(before, store.stats())).toBe(1);
+  });
+
+  it('commits a plain lease with no round trip, and an adjusted one with one write', async () => {
+    const { limiter, store } = setup({ limits: [Limit.perMinute('tpm', 10_000)] });
+    const plain = await limiter.acquire({ entity: 'key', consume: { tpm: 10 } });
+    let before = store.stats();
+    await plain.commit();
+    expect(roundTripsSince(before, store.stats())).toBe(0);
+    const adjusted = await limiter.acquire({ entity: 'key', consume: { tpm: 10 } });
+    await adjusted.adjust({ tpm: 5 });
+    await adjusted.adjust({ tpm: 7 });
+    before = store.stats();
+    await adjusted.commit();
+    expect(roundTripsSince(before, store.stats())).toBe(1);
+    expect(store.stats()['adjust']).toMatchObject({ calls: 1, roundTrips: 1, writeCapacityUnits: 1 });
+  });
+});
+
+describe('RateLimiter on DynamoDB: debt and refunds', () => {
+  const tpm = Limit.perMinute('tpm', 1000); // one token every 60 ms
+
+  it('delays the next admission by exactly the debt', async () => {
+    const { limiter, clock } = setup({ limits: [tpm] });
+    const start = clock.nowMs;
+    const lease = await limiter.acquire({ entity: 'key', consume: { tpm: 1000 } });
+    await lease.adjust({ tpm: 50 });
+    await lease.commit();
+    // Without debt one token is back after 60 ms; with 50 tokens of debt, after 51 × 60 ms.
+    clock.nowMs = start + 51 * 60 - 0.001;
+    const early = await limiter.tryAcquire({ entity: 'key', consume: { tpm: 1 } });
+    expect(early.allowed).toBe(false);
+    expect(early.allowed ? 0 : early.retryAfterMs).toBe(1);
+    clock.nowMs = start + 51 * 60;
+    expect((await limiter.tryAcquire({ entity: 'key', consume: { tpm: 1 } })).allowed).toBe(true);
+  });
+
+  it('restores exactly what a rolled-back lease took', async () => {
+    const { limiter, store, clock } = setup({ limits: [tpm] });
+    await limiter.acquire({ entity: 'key', consume: { tpm: 200 } });
+    const [afterFirst] = await store.getBuckets({
+      keys: [{ entity: 'key', resource: 'default' }],
+      signal: new AbortController().signal,
+    });
+    clock.advance(10);
+    const lease = await limiter.acquire({ entity: 'key', consume: { tpm: 300 } });
+    clock.advance(10);
+    await lease.rollback();
+    const [afterRollback] = await store.getBuckets({
+      keys: [{ entity: 'key', resource: 'default' }],
+      signal: new AbortController().signal,
+    });
+    expect(afterRollback?.tats.get('tpm')).toBe(afterFirst?.tats.get('tpm'));
+    expect(await limiter.available({ entity: 'key' })).toEqual({ tpm: 800 });
+  });
+
+  it('never refunds a bucket above its capacity', async () => {
+    const { limiter, clock } = setup({ limits: [tpm] });
+    const lease = await limiter.acquire({ entity: 'key', consume: { tpm: 100 } });
+    clock.advance(60_000);
+    await lease.rollback();
+    expect(await limiter.available({ entity: 'key' })).toEqual({ tpm: 1000 });
+    expect((await limiter.tryAcquire({ entity: 'key', consume: { tpm: 1000 } })).allowed).toBe(true);
+    expect((await limiter.tryAcquire({ entity: 'key', consume: { tpm: 1 } })).allowed).toBe(false);
+  });
+});
+
+describe('RateLimiter on DynamoDB: concurrency and clocks', () => {
+  it('never lets 10 cascading children exceed their shared parent limit', async () => {
+    const namespace = `cascade-${++namespaces}`;
+    const admin = setup({ limits: [Limit.perDay('rpd', 100)] }, namespace);
+    await admin.limiter.createEntity({ id: 'org' });
+    await admin.limiter.setLimits({ entity: 'org' }, [Limit.perDay('rpd', 23)]);
+    const children = Array.from({ length: 10 }, (_, index) => `key-${index}`);
+    for (const child of children)
+      await admin.limiter.createEntity({ id: child, parent: 'org', cascade: true });
+    // One limiter (and store, with its own caches) per child, as if each ran in its own process.
+    // DynamoDB Local runs transactions one at a time, so the deadline is generous: this is about counts.
+    const limiters = children.map(() =>
+      setup({ limits: [Limit.perDay('rpd', 100)], timeoutMs: 30_000 }, namespace),
+    );
+    const decisions = await Promise.all(
+      children.flatMap((child, index) =>
+        Array.from({ length: 5 }, () => limiters[index]!.limiter.tryAcquire({ entity: child })),
+      ),
+    );
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(23);
+    const parent = await admin.limiter.available({ entity: 'org' });
+    expect(parent).toEqual({ rpd: 0 });
+    const rejected = decisions.find((decision) => !decision.allowed);
+    const parentStatus = rejected?.statuses.find((status: LimitStatus) => status.entity === 'org');
+    expect(parentStatus?.exceeded).toBe(true);
+  });
+
+  it('admits no more than the bucket plus the refill of the skew when two clocks disagree by seconds', async () => {
+    const namespace = `skew-${++namespaces}`;
+    const limit = Limit.perSecond('rps', 10);
+    const behind = setup({ limits: [limit] }, namespace);
+    const ahead = setup({ limits: [limit] }, namespace);
+    const skewMs = 3000;
+    const startMs = behind.clock.nowMs;
+    const durationMs = 4000;
+    let admitted = 0;
+    for (let elapsed = 0; elapsed <= durationMs; elapsed += 50) {
+      behind.clock.nowMs = startMs + elapsed;
+      ahead.clock.nowMs = startMs + elapsed + skewMs;
+      for (const side of [ahead, behind]) {
+        if ((await side.limiter.tryAcquire({ entity: 'key' })).allowed) admitted += 1;
+      }
+    }
+    // Every admission happened at a `now` between startMs and startMs + durationMs + skewMs.
+    expect(admitted).toBeLessThanOrEqual(
+      limit.capacity + (limit.refillAmount * (durationMs + skewMs)) / 1000,
+    );
+    expect(admitted).toBeGreaterThanOrEqual(limit.capacity + (limit.refillAmount * durationMs) / 1000);
+  });
+});
+
+describe('RateLimiter on DynamoDB: unusable input', () => {
+  it('refuses over-long ids, bad costs and costs above capacity with coded errors, writing nothing', async () => {
+    const { limiter, namespace } = setup({
+      limits: [Limit.perMinute('rpm', 10), Limit.perMinute('tpm', 100)],
+    });
+    const attempts: [Parameters<RateLimiter['tryAcquire']>[0], string][] = [
+      [{ entity: 'k'.repeat(257) }, 'ERR_TOLLGATE_INVALID_KEY'],
+      [{ entity: 'key', resource: 'r'.repeat(257) }, 'ERR_TOLLGATE_INVALID_KEY'],
+      [{ entity: '' }, 'ERR_TOLLGATE_INVALID_KEY'],
+      [{ entity: 'key', consume: { tpm: 101 } }, 'ERR_TOLLGATE_COST_EXCEEDS_CAPACITY'],
+      [{ entity: 'key', consume: { tpm: -1 } }, 'ERR_TOLLGATE_INVALID_COST'],
+      [{ entity: 'key', consume: { tpm: 1.5 } }, 'ERR_TOLLGATE_INVALID_COST'],
+      [{ entity: 'key', consume: { nope: 1 } }, 'ERR_TOLLGATE_UNKNOWN_LIMIT'],
+    ];
+    for (const [request, code] of attempts) {
+      const error = await limiter.tryAcquire(request).catch((caught: unknown) => caught);
+      expect(error, code).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).code).toBe(code);
+    }
+    expect(await itemsOf(namespace)).toEqual([]);
+  });
+
+  it('keeps ids that contain the key delimiter in buckets of their own', async () => {
+    const { limiter } = setup({ limits: [Limit.perMinute('rpm', 1)] });
+    const targets = [
+      { entity: 'a', resource: 'b#c' },
+      { entity: 'a#b', resource: 'c' },
+      { entity: 'a#BUCKET#b', resource: 'c' },
+      { entity: 'a', resource: '#BUCKET#b#c' },
+      { entity: 'a%23b', resource: 'c' },
+    ];
+    for (const target of targets) expect((await limiter.tryAcquire(target)).allowed).toBe(true);
+    for (const target of targets) expect((await limiter.tryAcquire(target)).allowed).toBe(false);
+  });
+});
