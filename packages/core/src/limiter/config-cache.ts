@@ -72,8 +72,7 @@ export class ConfigCache {
     this.generation += 1;
     if (!this.cache) return;
     for (const key of [...this.cache.keys()]) {
-      if (key.startsWith('L') && (JSON.parse(key.slice(1)) as [string | null])[0] === id)
-        this.cache.delete(key);
+      if (key.startsWith(`L${id.length}:${id}|`)) this.cache.delete(key);
     }
   }
 

@@ -39,6 +39,11 @@ export class DenyCache {
     return states;
   }
 
+  /** Forgets everything (after an entity and its buckets were deleted). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   /** Forgets buckets whose state this limiter just changed. */
   forget(keys: readonly BucketKey[]): void {
     for (const key of keys) this.entries.delete(bucketId(key));

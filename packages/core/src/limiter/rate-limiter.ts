@@ -316,6 +316,7 @@ export class RateLimiter {
     const existed = await this.call('deleteEntity', (signal) => this.options.store.deleteEntity(id, signal));
     this.config.invalidateEntity(id);
     this.config.invalidateEntityLimits(id);
+    this.denied?.clear();
     this.configChanged();
     return existed;
   }
