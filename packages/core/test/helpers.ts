@@ -1,0 +1,47 @@
+import { MemoryStore, type Store } from '@tollgate/core';
+
+/** A MemoryStore that counts calls per method, to assert round trips. */
+export function countingStore(
+  inner: Store = new MemoryStore({ maxKeys: 1000 }),
+): Store & { calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'calls') return calls;
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls[String(property)] = (calls[String(property)] ?? 0) + 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as Store & { calls: Record<string, number> };
+}
+
+/** A store whose every call fails the given way (for unavailable / degraded paths). */
+export function failingStore(
+  mode: 'throw' | 'hang',
+  inner: Store = new MemoryStore({ maxKeys: 100 }),
+): Store & { failing: boolean } {
+  const state = { failing: true };
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'failing') return state.failing;
+      if (property === 'inProcess') return false;
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (!state.failing) return (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (mode === 'throw') return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8000'));
+        return new Promise(() => undefined);
+      };
+    },
+    set(_target, property, value) {
+      if (property === 'failing') {
+        state.failing = Boolean(value);
+        return true;
+      }
+      return false;
+    },
+  }) as Store & { failing: boolean };
+}
