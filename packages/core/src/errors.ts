@@ -15,8 +15,7 @@ export type TollgateErrorCode =
   | 'ERR_TOLLGATE_ENTITY_EXISTS'
   | 'ERR_TOLLGATE_ENTITY_HAS_CHILDREN'
   | 'ERR_TOLLGATE_ENTITY_CYCLE'
-  | 'ERR_TOLLGATE_LEASE_CLOSED'
-  | 'ERR_TOLLGATE_WAIT_TIMEOUT';
+  | 'ERR_TOLLGATE_LEASE_CLOSED';
 
 /**
  * Base class of every error Tollgate throws. `code` is stable across releases.

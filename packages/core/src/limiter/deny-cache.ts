@@ -26,6 +26,7 @@ export class DenyCache {
 
   /** The remembered states of every bucket in `keys`, or undefined if any is missing or expired. */
   lookup(keys: readonly BucketKey[], nowNs: bigint): BucketState[] | undefined {
+    if (this.entries.size === 0) return undefined;
     const states: BucketState[] = [];
     for (const key of keys) {
       const entry = this.entries.get(bucketId(key));
@@ -46,6 +47,7 @@ export class DenyCache {
 
   /** Forgets buckets whose state this limiter just changed. */
   forget(keys: readonly BucketKey[]): void {
+    if (this.entries.size === 0) return;
     for (const key of keys) this.entries.delete(bucketId(key));
   }
 }

@@ -43,6 +43,7 @@ import type {
   BucketQuery,
   Consumption,
   Decision,
+  LimitStatus,
   RateLimiterOptions,
   WaitOptions,
 } from './types.js';
@@ -143,10 +144,6 @@ export class RateLimiter {
       return this.degradeOrThrow(error, entity, resource);
     }
     const charges = chargesFor(buckets, request.consume);
-    const leaseBuckets: LeaseBucket[] = buckets.map((bucket, index) => ({
-      ...charges[index]!,
-      limits: bucket.limits,
-    }));
     const nowNs = this.nowNs();
 
     const remembered = this.denied?.lookup(charges, nowNs);
@@ -167,11 +164,23 @@ export class RateLimiter {
     this.unavailableWarned = false;
     if (!result.admitted) return this.rejection(buckets, charges, result.buckets, nowNs);
     this.denied?.forget(charges);
+    // Statuses cost BigInt math per limit; most library callers never read them.
+    let statuses: readonly LimitStatus[] | undefined;
+    const states = result.buckets;
     return {
       allowed: true,
       degraded: false,
-      statuses: statusesOf(buckets, charges, result.buckets, nowNs, true),
-      lease: new Lease({ entity, resource, charged: leaseBuckets, settler: this, degraded: false }),
+      lease: new Lease({
+        entity,
+        resource,
+        charged: leaseBucketsOf(buckets, charges),
+        settler: this,
+        degraded: false,
+      }),
+      get statuses(): readonly LimitStatus[] {
+        statuses ??= statusesOf(buckets, charges, states, nowNs, true);
+        return statuses;
+      },
     };
   }
 
@@ -607,4 +616,14 @@ function toMs(value: number | Date | undefined, field: string): number | undefin
     );
   }
   return ms;
+}
+
+/** Pairs each charged bucket with all of its limits (an adjust may touch a limit charged 0). */
+function leaseBucketsOf(buckets: readonly PlannedBucket[], charges: readonly BucketCharge[]): LeaseBucket[] {
+  return charges.map((charge, index) => ({
+    entity: charge.entity,
+    resource: charge.resource,
+    charges: charge.charges,
+    limits: buckets[index]!.limits,
+  }));
 }

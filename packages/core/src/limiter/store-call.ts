@@ -7,13 +7,20 @@ import { isTollgateError, RateLimiterUnavailable } from '../errors.js';
  * never mistaken for a limit decision. The deadline also wins when a store
  * ignores the abort signal.
  */
-export async function callStore<T>(
+export function callStore<T>(
   operation: string,
   timeoutMs: number,
   call: (signal: AbortSignal) => Promise<T>,
   inProcess = false,
 ): Promise<T> {
-  if (inProcess) return callInProcess(operation, call);
+  return inProcess ? callInProcess(operation, call) : callWithDeadline(operation, timeoutMs, call);
+}
+
+async function callWithDeadline<T>(
+  operation: string,
+  timeoutMs: number,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -41,12 +48,10 @@ export async function callStore<T>(
 const NEVER_ABORTED = new AbortController().signal;
 
 /** An in-process store cannot hang on I/O: no timer, but failures are still "unavailable". */
-async function callInProcess<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  try {
-    return await call(NEVER_ABORTED);
-  } catch (error) {
+function callInProcess<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return call(NEVER_ABORTED).then(undefined, (error: unknown) => {
     if (isTollgateError(error)) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     throw new RateLimiterUnavailable(`Store call \`${operation}\` failed: ${reason}`, { cause: error });
-  }
+  });
 }

@@ -21,7 +21,7 @@ import {
   type UsageSnapshot,
   type UsageWindow,
 } from './store.js';
-import { usageWindowStart } from './usage-windows.js';
+import { usageWindowMs } from './usage-windows.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -36,6 +36,14 @@ export interface MemoryStoreOptions {
 interface MemoryBucket {
   readonly entity: string;
   readonly tats: Map<string, bigint>;
+  /** The usage entries of the current hour and day, kept here so that charges skip the lookup. */
+  hour?: UsageEntry | undefined;
+  day?: UsageEntry | undefined;
+}
+
+interface UsageEntry {
+  readonly snapshot: UsageSnapshot;
+  readonly consumed: Record<string, number>;
 }
 
 /** How many least-recently-used buckets are inspected for an idle one before evicting. */
@@ -56,7 +64,7 @@ export class MemoryStore implements Store {
   private readonly entities = new Map<string, EntityRecord>();
   private readonly children = new Map<string, Set<string>>();
   private readonly limitSets = new Map<string, { scope: LimitScope; limits: readonly LimitDefinition[] }>();
-  private readonly usage: LRUCache<string, { snapshot: UsageSnapshot; consumed: Record<string, number> }>;
+  private readonly usage: LRUCache<string, UsageEntry>;
   private readonly counters: StoreStats = {};
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -82,9 +90,11 @@ export class MemoryStore implements Store {
     }
     const states = request.buckets.map((bucket, index) => {
       const stored = current[index] ?? this.insertBucket(bucket, nowNs);
+      const usage = this.usageEntries(bucket, stored, nowNs);
       for (const { limit, cost } of bucket.charges) {
-        stored.tats.set(limit.name, chargedTat(stored.tats.get(limit.name), nowNs, limit, cost));
-        this.recordUsage(bucket, limit.name, cost, nowNs);
+        const tat = chargedTat(stored.tats.get(limit.name), nowNs, limit, cost);
+        stored.tats.set(limit.name, tat);
+        for (const entry of usage) entry.consumed[limit.name] = (entry.consumed[limit.name] ?? 0) + cost;
       }
       return snapshot(bucket, stored);
     });
@@ -96,11 +106,12 @@ export class MemoryStore implements Store {
     const { nowNs } = request;
     for (const bucket of request.buckets) {
       const stored = this.buckets.get(bucketId(bucket)) ?? this.insertBucket(bucket, nowNs);
+      const usage = this.usageEntries(bucket, stored, nowNs);
       for (const { limit, delta } of bucket.adjustments) {
         const tat = adjustedTat(stored.tats.get(limit.name), nowNs, limit, delta);
         if (tat === undefined) stored.tats.delete(limit.name);
         else stored.tats.set(limit.name, tat);
-        this.recordUsage(bucket, limit.name, delta, nowNs);
+        for (const entry of usage) entry.consumed[limit.name] = (entry.consumed[limit.name] ?? 0) + delta;
       }
     }
   }
@@ -237,20 +248,27 @@ export class MemoryStore implements Store {
     }
   }
 
-  private recordUsage(bucket: BucketKey, limit: string, amount: number, nowNs: bigint): void {
-    for (const window of ['hour', 'day'] as const satisfies readonly UsageWindow[]) {
-      const start = usageWindowStart(nowNs, window);
-      const key = `${window}${start}|${bucketId(bucket)}`;
-      let entry = this.usage.get(key);
-      if (!entry) {
-        entry = {
-          snapshot: { entity: bucket.entity, resource: bucket.resource, window, start, consumed: {} },
-          consumed: {},
-        };
-        this.usage.set(key, entry);
-      }
-      entry.consumed[limit] = (entry.consumed[limit] ?? 0) + amount;
+  /** The hour and day usage entries of a bucket at `nowNs`, created on a window change. */
+  private usageEntries(key: BucketKey, bucket: MemoryBucket, nowNs: bigint): [UsageEntry, UsageEntry] {
+    const nowMs = Number(nowNs / 1_000_000n);
+    const hourStart = nowMs - (nowMs % usageWindowMs('hour'));
+    if (bucket.hour?.snapshot.start !== hourStart) bucket.hour = this.usageEntry(key, 'hour', hourStart);
+    const dayStart = nowMs - (nowMs % usageWindowMs('day'));
+    if (bucket.day?.snapshot.start !== dayStart) bucket.day = this.usageEntry(key, 'day', dayStart);
+    return [bucket.hour, bucket.day];
+  }
+
+  private usageEntry(key: BucketKey, window: UsageWindow, start: number): UsageEntry {
+    const id = `${window}${start}|${bucketId(key)}`;
+    let entry = this.usage.get(id);
+    if (!entry) {
+      entry = {
+        snapshot: { entity: key.entity, resource: key.resource, window, start, consumed: {} },
+        consumed: {},
+      };
+      this.usage.set(id, entry);
     }
+    return entry;
   }
 
   private count(kind: string): void {
