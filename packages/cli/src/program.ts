@@ -41,13 +41,20 @@ export function createProgram(context: CliContext): Command {
     benchCommand(context),
   ];
   for (const command of commands) program.addCommand(command);
-  exitOverrideEverywhere(program);
+  configureEverywhere(program, context);
   return program;
 }
 
-function exitOverrideEverywhere(command: Command): void {
-  command.exitOverride();
-  for (const sub of command.commands) exitOverrideEverywhere(sub);
+/** Output streams, help after errors and no `process.exit` for every command (addCommand does not inherit them). */
+function configureEverywhere(command: Command, context: CliContext): void {
+  command
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (text) => context.streams.stdout.write(text),
+      writeErr: (text) => context.streams.stderr.write(text),
+    });
+  for (const sub of command.commands) configureEverywhere(sub, context);
 }
 
 /** Options of {@link runCli}. */
