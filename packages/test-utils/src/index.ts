@@ -1,3 +1,4 @@
+export * from './adapter-contract.js';
 export * from './dynamodb-local.js';
 export * from './dynamodb-process.js';
 export * from './store-contract.js';
