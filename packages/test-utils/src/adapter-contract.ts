@@ -19,8 +19,10 @@ import {
   type RateLimitState,
   type Store,
 } from '@tollgate/core';
+import { DynamoDBStore } from '@tollgate/dynamodb';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestTable, type DynamoDBLocal, useDynamoDBLocal } from './dynamodb-local.js';
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -150,6 +152,32 @@ export const memoryStoreFactory: StoreFactory = {
   name: 'MemoryStore',
   create: () => new MemoryStore(),
 };
+
+/**
+ * `DynamoDBStore` on the run's DynamoDB Local: one table per suite, a fresh
+ * namespace per test.
+ */
+export function dynamoDBStoreFactory(): StoreFactory {
+  let local: DynamoDBLocal | undefined;
+  let tableName = '';
+  let namespaces = 0;
+  return {
+    name: 'DynamoDB Local',
+    timeoutMs: 5000,
+    async setup() {
+      local = await useDynamoDBLocal();
+      tableName = await createTestTable(local.client, 'adapter-contract');
+    },
+    create() {
+      if (local === undefined) throw new Error('dynamoDBStoreFactory: setup() has not run');
+      namespaces += 1;
+      return new DynamoDBStore({ tableName, client: local.client, namespace: `adapter-${namespaces}` });
+    },
+    async teardown() {
+      await local?.stop();
+    },
+  };
+}
 
 /** Options of {@link describeAdapterContract}. */
 export interface AdapterContractOptions {
