@@ -10,6 +10,7 @@ import {
   ExecuteChangeSetCommand,
   GetTemplateCommand,
   ListStacksCommand,
+  type ResourceStatus,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -29,7 +30,7 @@ function event(id: string, status: string, logicalId: string, seconds: number): 
     StackName: 'tollgate',
     LogicalResourceId: logicalId,
     ResourceType: logicalId === 'tollgate' ? 'AWS::CloudFormation::Stack' : 'AWS::DynamoDB::Table',
-    ResourceStatus: status,
+    ResourceStatus: status as ResourceStatus,
     Timestamp: new Date(Date.now() + seconds * 1000),
   };
 }
