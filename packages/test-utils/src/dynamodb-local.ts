@@ -18,6 +18,8 @@ export interface DynamoDBLocal {
   readonly port: number;
   /** A client for the endpoint (destroyed by `stop`). */
   readonly client: DynamoDBClient;
+  /** The Java process, when this handle started it (to freeze it with SIGSTOP, say). */
+  readonly pid: number | undefined;
   /** Stops the instance if this handle started it, and destroys the client. */
   stop(): Promise<void>;
 }
@@ -28,6 +30,8 @@ export interface StartDynamoDBLocalOptions {
   port?: number;
   /** Longest wait for the first answer, in ms (default 60 000). */
   readyTimeoutMs?: number;
+  /** Keep the database in this directory (absolute path) instead of in memory, so that it survives a restart. */
+  dbPath?: string;
 }
 
 /** Client configuration for a DynamoDB Local endpoint. */
@@ -90,7 +94,7 @@ export async function waitForDynamoDB(
 export async function startDynamoDBLocal(options: StartDynamoDBLocalOptions = {}): Promise<DynamoDBLocal> {
   const port = options.port ?? (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
-  const { child, output } = spawnDynamoDBLocal(port);
+  const { child, output } = spawnDynamoDBLocal(port, options.dbPath);
   let exit: string | undefined;
   child.once('exit', (code, signal) => {
     exit = `exit code ${code ?? 'none'}, signal ${signal ?? 'none'}; output: ${output().trim() || '(none)'}`;
@@ -109,6 +113,7 @@ export async function startDynamoDBLocal(options: StartDynamoDBLocalOptions = {}
     endpoint,
     port,
     client,
+    pid: child.pid,
     async stop() {
       client.destroy();
       await stopProcess(child);
@@ -135,6 +140,7 @@ export async function useDynamoDBLocal(): Promise<DynamoDBLocal> {
     endpoint: shared,
     port: Number(new URL(shared).port),
     client,
+    pid: undefined,
     async stop() {
       client.destroy();
     },

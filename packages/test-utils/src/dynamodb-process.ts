@@ -22,12 +22,21 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Spawns DynamoDB Local (in memory, one database for every credential) on
- * `port` without waiting for it. The process is killed when this process
- * exits. Its output is kept (the last 4 KB) for error messages.
+ * Spawns DynamoDB Local (one database for every credential; in memory, or in
+ * the directory `dbPath` so that it survives a restart) on `port` without
+ * waiting for it. The process is killed when this process exits. Its output
+ * is kept (the last 4 KB) for error messages.
  */
-export function spawnDynamoDBLocal(port: number): { child: ChildProcess; output: () => string } {
-  const child = spawn({ port, sharedDb: true, stdio: 'pipe' });
+export function spawnDynamoDBLocal(
+  port: number,
+  dbPath?: string,
+): { child: ChildProcess; output: () => string } {
+  const child = spawn({
+    port,
+    sharedDb: true,
+    stdio: 'pipe',
+    ...(dbPath === undefined ? {} : { path: dbPath }),
+  });
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-4096);

@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Limit, type LimitDefinition } from '@tollgate/core';
+import { DynamoDBStore } from '@tollgate/dynamodb';
+import { createTestTable, type DynamoDBLocal, useDynamoDBLocal } from '@tollgate/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkerConfig, WorkerReport } from './workers/acquire-worker.js';
+
+const WORKER = fileURLToPath(new URL('./workers/acquire-worker.ts', import.meta.url));
+const PROCESSES = 4;
+const ACQUIRERS = 25;
+/** Delay between the last worker reporting ready and the common start. */
+const START_DELAY_MS = 200;
+
+let local: DynamoDBLocal;
+let tableName: string;
+
+beforeAll(async () => {
+  local = await useDynamoDBLocal();
+  tableName = await createTestTable(local.client);
+  // Warm the JVM up (a cold DynamoDB Local answers 10× slower for its first few hundred requests).
+  const store = new DynamoDBStore({ tableName, client: local.client, namespace: 'warm-up' });
+  const limit = Limit.perSecond('req', 1000);
+  for (let index = 0; index < 150; index += 10) {
+    await Promise.all(
+      Array.from({ length: 10 }, (_, offset) =>
+        store.charge({
+          nowNs: BigInt(Date.now()) * 1_000_000n,
+          buckets: [
+            { entity: `warm-${(index + offset) % 7}`, resource: 'api', charges: [{ limit, cost: 1 }] },
+          ],
+          signal: AbortSignal.timeout(30_000),
+        }),
+      ),
+    );
+  }
+});
+afterAll(() => local.stop());
+
+interface Worker {
+  /** Resolves when the worker has loaded and waits for the start time. */
+  readonly ready: Promise<void>;
+  /** Tells the worker when to start (wall clock, ms). */
+  start(at: number): void;
+  readonly report: Promise<WorkerReport>;
+}
+
+function spawnWorker(config: WorkerConfig): Worker {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=tollgate-source', '--import', 'tsx', WORKER, JSON.stringify(config)],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    if (stdout.startsWith('ready\n')) markReady();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  const report = new Promise<WorkerReport>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const line = stdout.trim().split('\n').at(-1);
+      if (code !== 0 || line === undefined || line === 'ready') {
+        reject(new Error(`Worker exited with ${code}: ${stderr}`));
+        return;
+      }
+      resolve(JSON.parse(line) as WorkerReport);
+    });
+  });
+  // A worker that dies before it is ready must not leave the test waiting.
+  const failed = report.then(
+    () => undefined,
+    (error: unknown) => Promise.reject(error),
+  );
+  return {
+    ready: Promise.race([ready, failed]),
+    start: (at) => child.stdin.end(`${at}\n`),
+    report,
+  };
+}
+
+async function runProcesses(
+  namespace: string,
+  limit: LimitDefinition,
+  durationMs: number,
+  stopOnReject: boolean,
+  retryJitterMs = 0,
+) {
+  const config = {
+    endpoint: local.endpoint,
+    tableName,
+    namespace,
+    limit,
+    concurrency: ACQUIRERS,
+    durationMs,
+    stopOnReject,
+    retryJitterMs,
+  };
+  const workers = Array.from({ length: PROCESSES }, () => spawnWorker(config));
+  await Promise.all(workers.map((worker) => worker.ready));
+  const startAt = Date.now() + START_DELAY_MS;
+  for (const worker of workers) worker.start(startAt);
+  const reports = await Promise.all(workers.map((worker) => worker.report));
+  return {
+    admissions: reports.flatMap((report) => report.admissions),
+    rejections: reports.reduce((sum, report) => sum + report.rejections, 0),
+    latestRejectedBefore: Math.max(...reports.map((report) => report.latestRejectedBefore)),
+    errors: reports.flatMap((report) => report.errors),
+  };
+}
+
+describe(`${PROCESSES} processes × ${ACQUIRERS} acquirers on one bucket in DynamoDB Local`, () => {
+  it('admit exactly the capacity of a bucket that does not refill', async () => {
+    const limit = Limit.perDay('req', 200).toJSON();
+    const { admissions, rejections, errors } = await runProcesses('no-refill', limit, 60_000, true);
+    expect(errors).toEqual([]);
+    expect(admissions).toHaveLength(200);
+    expect(rejections).toBe(PROCESSES * ACQUIRERS);
+  }, 90_000);
+
+  it('admit what the bucket allows while it refills: never more, and not 1% less', async () => {
+    // A rate DynamoDB Local on a small machine keeps up with, and a burst (3 s of refill) longer
+    // than any pause of its JVM, so that what is measured is the store, not a stalled database.
+    const limit = Limit.perSecond('req', 20, { burst: 60 });
+    const { admissions, rejections, latestRejectedBefore, errors } = await runProcesses(
+      'refill',
+      limit.toJSON(),
+      3000,
+      false,
+      20,
+    );
+    expect(errors).toEqual([]);
+    // Every call was decided at a clock reading between its `before` and `after`.
+    const earliestBefore = Math.min(...admissions.map(([before]) => before));
+    const earliestAfter = Math.min(...admissions.map(([, after]) => after));
+    const latestAfter = Math.max(...admissions.map(([, after]) => after));
+    const rate = limit.refillAmount / limit.refillPeriodMs;
+    // Never more: GCRA admits at most capacity + rate × (latest − earliest admission time).
+    const most = limit.capacity + rate * (latestAfter - earliestBefore);
+    // Not less: a refusal at time t proves every token refilled up to t was handed out, so
+    // from the first admission to the last refusal the whole allowance must have been admitted.
+    const least = limit.capacity + rate * (latestRejectedBefore - earliestAfter);
+    const summary = `${admissions.length} admitted, ${rejections} rejected, allowance ${least.toFixed(1)}–${most.toFixed(1)}`;
+    expect(admissions.length, summary).toBeLessThanOrEqual(Math.floor(most));
+    expect(admissions.length, summary).toBeGreaterThanOrEqual(Math.floor(0.99 * least));
+    // The bucket ran dry long after the initial burst, so the refill was really competed for.
+    expect(latestRejectedBefore - earliestAfter, summary).toBeGreaterThan(1000);
+  }, 90_000);
+});
