@@ -91,6 +91,8 @@ export class RateLimiter {
   /** Resolved buckets and limits per (entity, resource): the hot path skips config lookups. */
   private readonly plans: LRUCache<string, PlannedBucket[]> | undefined;
   private configGeneration = 0;
+  /** Lease writes under way, awaited by `close()` so a shutdown loses no refund. */
+  private readonly settling = new Set<Promise<void>>();
   private unavailableWarned = false;
 
   constructor(options: RateLimiterOptions) {
@@ -411,21 +413,26 @@ export class RateLimiter {
     } while (cursor !== undefined);
   }
 
-  /** Releases the store's resources. */
+  /**
+   * Waits for lease commits and refunds under way, then releases the store's
+   * resources. Call it on shutdown so no refund is lost.
+   */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.settling]);
     await this.options.store.close?.();
   }
 
   /** @internal Writes a lease's adjustments (used by `Lease`). */
-  async settle(adjustments: BucketAdjustment[]): Promise<void> {
+  settle(adjustments: BucketAdjustment[]): Promise<void> {
     const nowNs = this.nowNs();
-    try {
-      await this.call('adjust', (signal) =>
-        this.options.store.adjust({ nowNs, buckets: adjustments, signal }),
-      );
-    } finally {
+    const write = this.call('adjust', (signal) =>
+      this.options.store.adjust({ nowNs, buckets: adjustments, signal }),
+    ).finally(() => {
       this.denied?.forget(adjustments);
-    }
+      this.settling.delete(write);
+    });
+    this.settling.add(write);
+    return write;
   }
 
   private async acquireWaiting(request: AcquireRequest, wait: WaitOptions): Promise<Lease> {
