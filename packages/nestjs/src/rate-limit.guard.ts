@@ -55,6 +55,7 @@ export class RateLimitGuard implements CanActivate {
     );
     const http = context.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
+    if (req.rateLimit !== undefined) return true; // already limited by another RateLimitGuard (global + @UseGuards)
     const reply = http.getResponse<ServerResponse | { raw: ServerResponse }>();
     const res = 'raw' in reply ? reply.raw : reply;
     if (keysByAddress) warnOnMisconfiguredProxy(flow, req);

@@ -1,8 +1,8 @@
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, UseGuards } from '@nestjs/common';
 import { Limit, MemoryStore, RateLimiter } from '@tollgate/core';
 import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
-import { RateLimit, RateLimitModule, SkipRateLimit } from '../src/index.js';
+import { RateLimit, RateLimitGuard, RateLimitModule, SkipRateLimit } from '../src/index.js';
 import { PLATFORMS, startApp } from './app.js';
 
 @Injectable()
@@ -74,6 +74,38 @@ describe.each(PLATFORMS)('RateLimitModule on the %s platform', (platform) => {
       await request(test.server).get('/admin').expect(200);
       // the handler's @SkipRateLimit(false) wins over the controller's skip
       await request(test.server).get('/admin/audited').expect(429);
+    } finally {
+      await test.close();
+    }
+  });
+});
+
+describe('a global guard and @UseGuards(RateLimitGuard) on the same route', () => {
+  @Controller('twice')
+  @UseGuards(RateLimitGuard)
+  class TwiceGuardedController {
+    @Get()
+    index() {
+      return {};
+    }
+  }
+
+  it('charge the request once', async () => {
+    const limiter = new RateLimiter({
+      store: new MemoryStore(),
+      limits: [Limit.perMinute('rpm', 5)],
+      clock: () => 0,
+    });
+    const test = await startApp(
+      {
+        imports: [RateLimitModule.forRoot({ limiter, entity: () => 'k', global: true })],
+        controllers: [TwiceGuardedController],
+      },
+      'express',
+    );
+    try {
+      await request(test.server).get('/twice').expect(200);
+      expect(await limiter.available({ entity: 'k' })).toEqual({ rpm: 4 });
     } finally {
       await test.close();
     }
