@@ -93,6 +93,11 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     if (decision.action === 'skip') return next();
     res.set(decision.headers);
     if (decision.action === 'proceed') {
+      if (res.closed) {
+        // The client left while the limiter was deciding: nobody to answer, nothing to run.
+        void flow.finish(decision.state, { statusCode: res.statusCode, aborted: true });
+        return;
+      }
       req.rateLimit = decision.state;
       settleWhenDone(flow, decision.state, res);
       return next();

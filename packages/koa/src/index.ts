@@ -88,6 +88,11 @@ export function rateLimit(options: RateLimitOptions): Middleware {
       ctx.body = decision.body;
       return undefined;
     }
+    if (ctx.res.closed) {
+      // The client left while the limiter was deciding: nobody to answer, nothing to run.
+      await flow.finish(decision.state, { statusCode: ctx.res.statusCode, aborted: true });
+      return undefined;
+    }
     (ctx.state as RateLimitKoaState).rateLimit = decision.state;
     const settle = settleOnce(flow, decision.state, ctx);
     try {
