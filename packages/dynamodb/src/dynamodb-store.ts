@@ -119,9 +119,13 @@ export class DynamoDBStore implements Store {
           ttlMarginSeconds: this.options.ttlMarginSeconds,
         }),
       );
+      for (const update of updates) this.states.advance(update.key, update.expected.tats);
       const outcome = await writeBuckets(this.requests, kind, this.tableName, buckets, updates, signal);
       if (outcome.written) {
-        this.rememberAll(updates, outcome.states);
+        updates.forEach((update, index) => {
+          const state = outcome.states[index];
+          if (state) this.states.advance(update.key, state.tats);
+        });
         return { admitted: true, buckets: outcome.states };
       }
       const seen = this.merge(buckets, guesses, outcome.observed, updates);
@@ -436,7 +440,11 @@ export class DynamoDBStore implements Store {
     });
   }
 
-  /** Old images where conditions failed, the guesses elsewhere; remembers what was observed. */
+  /**
+   * Old images where conditions failed, the guesses elsewhere. Remembers both:
+   * an image replaces what was known, and a bucket whose write did not happen
+   * goes back to its guess (its optimistic advance is undone).
+   */
   private merge(
     buckets: readonly BucketKey[],
     guesses: readonly TatGuess[],
@@ -446,11 +454,9 @@ export class DynamoDBStore implements Store {
     return buckets.map((bucket, index) => {
       const state = observed[index];
       const update = updates[index];
-      if (state) {
-        if (update) this.states.remember(update.key, state.tats);
-        return state;
-      }
-      return { entity: bucket.entity, resource: bucket.resource, tats: new Map(guesses[index] ?? []) };
+      const tats = state?.tats ?? new Map(guesses[index] ?? []);
+      if (update) this.states.remember(update.key, tats);
+      return state ?? { entity: bucket.entity, resource: bucket.resource, tats };
     });
   }
 

@@ -25,7 +25,7 @@ export class BucketStateCache {
     return tats;
   }
 
-  /** Remembers a state read or written. */
+  /** Remembers a state as read (an old image, a read): it replaces what was known. */
   remember(key: { PK: string; SK: string }, tats: TatGuess): void {
     const id = keyId(key);
     this.states.delete(id);
@@ -34,6 +34,27 @@ export class BucketStateCache {
       const oldest = this.states.keys().next();
       if (!oldest.done) this.states.delete(oldest.value);
     }
+  }
+
+  /**
+   * Remembers a state a charge leaves (or is about to leave): each tat only
+   * moves forward, since charges in flight at the same time may complete in
+   * any order. Recording a charge when it is sent lets the next charge of
+   * this process guess the busy form while the first is still on the wire
+   * (clocks read in whole ms give concurrent charges the same `now`).
+   */
+  advance(key: { PK: string; SK: string }, tats: TatGuess): void {
+    const known = this.states.get(keyId(key));
+    if (known === undefined) {
+      this.remember(key, tats);
+      return;
+    }
+    const merged = new Map(known);
+    for (const [limit, tat] of tats) {
+      const previous = merged.get(limit);
+      if (previous === undefined || tat > previous) merged.set(limit, tat);
+    }
+    this.remember(key, merged);
   }
 
   /** Forgets every bucket of one partition (after deleting an entity). */
