@@ -1,0 +1,125 @@
+/**
+ * The packages as a user installs them: `npm pack`, unpacked into a consumer's
+ * node_modules, imported from ESM and CommonJS, in JavaScript and TypeScript,
+ * without the source condition the rest of the suite uses.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+// Inside the repository, so that peer dependencies (lru-cache, the AWS SDK, express) resolve
+// from the root node_modules while @tollgate/* resolve to the packed copies.
+const consumer = join(root, '.tollgate', 'consumer');
+const packages = ['core', 'dynamodb', 'express', 'koa'] as const;
+
+function run(command: string, args: string[], cwd = root): string {
+  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+beforeAll(() => {
+  rmSync(consumer, { recursive: true, force: true });
+  mkdirSync(join(consumer, 'node_modules', '@tollgate'), { recursive: true });
+  for (const name of packages) {
+    const dir = join(root, 'packages', name);
+    if (!existsSync(join(dir, 'dist', 'index.js'))) run('npm', ['run', 'build', '-w', `@tollgate/${name}`]);
+    const tarball = run('npm', ['pack', '--silent', '--pack-destination', consumer], dir)
+      .trim()
+      .split('\n')
+      .pop()!;
+    const target = join(consumer, 'node_modules', '@tollgate', name);
+    mkdirSync(target, { recursive: true });
+    run('tar', ['-xzf', join(consumer, tarball), '-C', target, '--strip-components=1']);
+  }
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+}, 180_000);
+
+describe('packed packages', () => {
+  it('ship only built files', () => {
+    const files = readdirSync(join(consumer, 'node_modules', '@tollgate', 'core')).sort();
+    expect(files).toEqual(
+      ['README.md', 'dist', 'package.json'].filter((f) => f !== 'README.md' || files.includes(f)),
+    );
+    expect(readdirSync(join(consumer, 'node_modules', '@tollgate', 'core', 'dist'))).toEqual(
+      expect.arrayContaining(['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts']),
+    );
+  });
+
+  it('import from ESM JavaScript and decide', () => {
+    writeFileSync(
+      join(consumer, 'esm.mjs'),
+      `import { RateLimiter, MemoryStore, Limit, RateLimitExceeded } from '@tollgate/core';
+import { DynamoDBStore } from '@tollgate/dynamodb';
+import { rateLimit as expressRateLimit } from '@tollgate/express';
+import { rateLimit as koaRateLimit } from '@tollgate/koa';
+const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 10 }), limits: [Limit.perMinute('rpm', 1)] });
+await limiter.acquire({ entity: 'k' });
+const error = await limiter.acquire({ entity: 'k' }).catch((e) => e);
+console.log(error instanceof RateLimitExceeded, typeof DynamoDBStore, typeof expressRateLimit({ limiter }), typeof koaRateLimit({ limiter }));
+`,
+    );
+    expect(run('node', ['esm.mjs'], consumer).trim()).toBe('true function function function');
+  });
+
+  it('require from CommonJS JavaScript and decide', () => {
+    writeFileSync(
+      join(consumer, 'cjs.cjs'),
+      `const { RateLimiter, MemoryStore, Limit, isRateLimitExceeded } = require('@tollgate/core');
+const { DynamoDBStore } = require('@tollgate/dynamodb');
+const { rateLimit } = require('@tollgate/express');
+const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 10 }), limits: [Limit.perMinute('rpm', 1)] });
+(async () => {
+  await limiter.acquire({ entity: 'k' });
+  const error = await limiter.acquire({ entity: 'k' }).catch((e) => e);
+  console.log(isRateLimitExceeded(error), typeof DynamoDBStore, typeof rateLimit({ limiter }));
+})();
+`,
+    );
+    expect(run('node', ['cjs.cjs'], consumer).trim()).toBe('true function function');
+  });
+
+  it('type-check from ESM and CommonJS TypeScript with node16 resolution', () => {
+    const source = (
+      kind: string,
+    ) => `import { RateLimiter, MemoryStore, Limit, type LimitStatus, type Store } from '@tollgate/core';
+import { DynamoDBStore } from '@tollgate/dynamodb';
+import { rateLimit } from '@tollgate/express';
+const store: Store = new MemoryStore();
+const limiter = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 1)] });
+export async function ${kind}(): Promise<readonly LimitStatus[]> {
+  const decision = await limiter.tryAcquire({ entity: 'k', consume: { rpm: 1 } });
+  void rateLimit({ limiter, entity: (req) => req.ip ?? 'unknown' });
+  void DynamoDBStore;
+  return decision.statuses;
+}
+`;
+    writeFileSync(join(consumer, 'esm.mts'), source('esm'));
+    writeFileSync(join(consumer, 'cjs.cts'), source('cjs'));
+    // One program per format: a program mixing both would see two copies of the global
+    // `Express.Request` augmentation (one per format of @tollgate/core's types).
+    for (const file of ['esm.mts', 'cjs.cts']) {
+      writeFileSync(
+        join(consumer, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'node16',
+            moduleResolution: 'node16',
+            target: 'es2022',
+            strict: true,
+            noEmit: true,
+            // Our declarations are still checked where the consumer uses them; the AWS SDK's are not.
+            skipLibCheck: true,
+            types: ['node'],
+            typeRoots: [join(root, 'node_modules', '@types')],
+          },
+          files: [file],
+        }),
+      );
+      expect(() =>
+        run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], consumer),
+      ).not.toThrow();
+    }
+  });
+});
