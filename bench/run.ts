@@ -1,0 +1,70 @@
+/**
+ * `npm run bench`: every benchmark in one run, printed as Markdown tables.
+ * `npm run bench -- --write` also rewrites docs/performance.md with the results.
+ * `npm run bench -- --only core,dynamodb,http` picks suites.
+ */
+import { writeFileSync } from 'node:fs';
+import { arch, cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { runCoreBench } from './core.js';
+import { markdownTable, type Row } from './table.js';
+
+interface Suite {
+  name: string;
+  title: string;
+  description: string;
+  run(): Promise<Row[]>;
+}
+
+const suites: Suite[] = [
+  {
+    name: 'core',
+    title: 'Core: RateLimiter on MemoryStore vs rate-limiter-flexible RateLimiterMemory',
+    description:
+      'Sequential admitted decisions in one process, one hot key and 100 000 keys round-robin, both libraries in the same run.',
+    run: () => runCoreBench(),
+  },
+  {
+    name: 'dynamodb',
+    title: 'DynamoDB Local: DynamoDBStore vs rate-limiter-flexible RateLimiterDynamo',
+    description:
+      'On one DynamoDB Local started by the benchmark, same run. Round trips and WCU are counted per decision from the requests actually sent.',
+    run: async () => (await import('./dynamodb.js')).runDynamoBench({}),
+  },
+  {
+    name: 'http',
+    title: 'HTTP middleware overhead (in-process store)',
+    description:
+      'Each app in a child process, load from autocannon in this process; requests per second and p99 latency as ratios to the bare framework. Limits are high enough that nothing is rejected.',
+    run: async () => (await import('./http.js')).runHttpBench({}),
+  },
+];
+
+function selected(): Suite[] {
+  const index = process.argv.indexOf('--only');
+  if (index < 0) return suites;
+  const names = new Set((process.argv[index + 1] ?? '').split(','));
+  return suites.filter((suite) => names.has(suite.name));
+}
+
+async function main(): Promise<void> {
+  const machine = `Node ${process.version}, ${arch()}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
+  const sections: string[] = [];
+  for (const suite of selected()) {
+    console.log(`\n## ${suite.title}\n`);
+    const rows = await suite.run();
+    const table = markdownTable(rows);
+    console.log(table);
+    sections.push(`## ${suite.title}\n\n${suite.description}\n\n${table}\n`);
+  }
+  if (process.argv.includes('--write')) {
+    const target = fileURLToPath(new URL('../docs/performance.md', import.meta.url));
+    writeFileSync(
+      target,
+      `# Performance\n\nEvery number on this page was printed by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}\n(${machine}). Run it yourself: absolute numbers depend on the machine, the ratios much less.\n\n${sections.join('\n')}`,
+    );
+    console.log(`\nWrote ${target}`);
+  }
+}
+
+await main();
