@@ -212,6 +212,10 @@ export function capacityReport(estimate: CapacityEstimate): string {
         ],
       ],
     ),
-    `Cheaper: ${estimate.cheaper}. Prices ${DEFAULT_PRICES_SOURCE}.`,
+    `Cheaper: ${estimate.cheaper}. ${
+      Object.entries(DEFAULT_PRICES).every(([key, value]) => estimate.prices[key as keyof Prices] === value)
+        ? `Prices ${DEFAULT_PRICES_SOURCE}.`
+        : 'Prices as given on the command line.'
+    }`,
   ].join('\n');
 }
