@@ -52,7 +52,8 @@ export function localCommand(context: CliContext): Command {
       );
     }
     const output = outputFor(options, context);
-    const progress = output.progress('Starting DynamoDB Local', 60);
+    const readySeconds = Math.ceil(Number(options.readyTimeout) / 1000);
+    const progress = output.progress('Starting DynamoDB Local (seconds)', readySeconds);
     try {
       const state = await startLocalInstance({
         stateDir: stateDirectory(options.stateDir, context.env),
