@@ -32,7 +32,9 @@ interface PlatformRequest extends RateLimitRequest {
  * The lease commits when the response finishes, and rolls back when the
  * response is a 5xx (an unhandled handler error becomes a 500) or the client
  * disconnects first. Streams (`@Sse()`, a raw response stream) keep it open
- * until they end, so adjustments made while streaming are charged.
+ * until they end, so adjustments made while streaming are charged. A client
+ * that disconnects while the limiter is deciding is refunded at once and the
+ * handler does not run (the guard denies the request; there is no one to answer).
  *
  * Registered globally by `RateLimitModule.forRoot({ global: true })`;
  * otherwise use `@UseGuards(RateLimitGuard)`.
@@ -66,6 +68,11 @@ export class RateLimitGuard implements CanActivate {
     // exception filters and `@Sse()` streams (Fastify merges them on send).
     for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     if (decision.action === 'reject') throw RateLimitRejectedException.of(decision);
+    if (res.closed) {
+      // The client left while the limiter was deciding: refund, and spare the handler the work.
+      await flow.finish(decision.state, { statusCode: res.statusCode, aborted: true });
+      return false;
+    }
     req.rateLimit = decision.state;
     settleWhenDone(flow, decision.state, res);
     return true;
@@ -88,7 +95,6 @@ function settleWhenDone(
   const onFinish = (): void => settle(false);
   const onClose = (): void => settle(!res.writableFinished);
   res.once('finish', onFinish).once('close', onClose);
-  if (res.closed) onClose(); // the client left while the limiter was deciding
 }
 
 function warnOnMisconfiguredProxy(flow: HttpRateLimit<RateLimitRequest>, req: PlatformRequest): void {

@@ -1,7 +1,10 @@
-import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import {
+  Catch,
   Controller,
+  type ExceptionFilter,
+  ForbiddenException,
   Get,
   type MessageEvent,
   NotFoundException,
@@ -11,6 +14,7 @@ import {
   Sse,
   UseGuards,
 } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { MemoryStore, type RateLimiter } from '@tollgate/core';
 import { concatMap, from, type Observable } from 'rxjs';
 import request from 'supertest';
@@ -305,6 +309,91 @@ describe.each(PLATFORMS)('when the store is unavailable (%s)', (platform) => {
       const res = await request(test.server).get('/chat/plain').expect(200);
       expect(res.body).toMatchObject({ degraded: true });
     } finally {
+      await test.close();
+    }
+  });
+});
+
+describe.each(PLATFORMS)('a client that disconnects while the limiter is deciding (%s)', (platform) => {
+  it('is refunded, and its handler never runs', async () => {
+    const store = new MemoryStore();
+    const charge = store.charge.bind(store);
+    const adjust = store.adjust.bind(store);
+    let chargeEntered: () => void = () => {};
+    let openGate: () => void = () => {};
+    let refunded: () => void = () => {};
+    const entered = new Promise<void>((resolve) => {
+      chargeEntered = resolve;
+    });
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    const refund = new Promise<void>((resolve) => {
+      refunded = resolve;
+    });
+    store.charge = async (request) => {
+      chargeEntered();
+      await gate;
+      return charge(request);
+    };
+    store.adjust = async (request) => {
+      await adjust(request);
+      refunded();
+    };
+    const denied: unknown[] = [];
+    @Catch()
+    class RecordingFilter implements ExceptionFilter {
+      catch(exception: unknown) {
+        denied.push(exception);
+      }
+    }
+    let handlerRan = false;
+    @Controller('work')
+    class WorkController {
+      @Get()
+      work() {
+        handlerRan = true;
+        return {};
+      }
+    }
+    let socket: Socket | undefined;
+    const limiter = frozenLimiter({ store });
+    const test = await startApp(
+      {
+        imports: [
+          RateLimitModule.forRoot({
+            limiter,
+            global: true,
+            entity: (req) => {
+              socket = ((req as { raw?: IncomingMessage }).raw ?? (req as unknown as IncomingMessage)).socket;
+              return 'gone';
+            },
+          }),
+        ],
+        controllers: [WorkController],
+        providers: [{ provide: APP_FILTER, useValue: new RecordingFilter() }],
+      },
+      platform,
+    );
+    const server = test.server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const req = httpRequest({ port, host: '127.0.0.1', path: '/work' });
+      req.on('error', () => {});
+      req.end();
+      await entered;
+      const serverSideClosed = new Promise((resolve) => socket?.once('close', resolve));
+      req.destroy();
+      await serverSideClosed;
+      openGate();
+      await refund;
+      expect(await limiter.available({ entity: 'gone' })).toEqual({ rpm: 5, tpm: 1000 });
+      await vi.waitFor(() => expect(denied).toHaveLength(1));
+      expect(denied[0]).toBeInstanceOf(ForbiddenException);
+      expect(handlerRan).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
       await test.close();
     }
   });
