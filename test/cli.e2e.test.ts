@@ -218,6 +218,15 @@ describe('tollgate, end to end against DynamoDB Local', () => {
     expect(table_.stdout).toMatch(/chat\s*│\s*4\s*│\s*1142/);
   });
 
+  it('refuses to delete a parent with children, deletes the child, then the parent, then the table', async () => {
+    expect((await tollgate('entity', 'delete', 'org-1', ...connection)).code).toBe(4);
+    expect((await tollgate('entity', 'delete', 'key-1', ...connection)).code).toBe(0);
+    expect((await tollgate('entity', 'delete', 'key-1', ...connection)).code).toBe(3);
+    expect((await tollgate('entity', 'delete', 'org-1', ...connection)).code).toBe(0);
+    expect((await tollgate('table', 'delete', ...connection)).code).toBe(0);
+    expect((await tollgate('table', 'status', ...connection)).code).toBe(3);
+  });
+
   it('rejects a bad limit spec with exit code 2 and says what is expected', async () => {
     const bad = await tollgate('limits', 'set', '-l', 'rpm:100', ...connection);
     expect(bad.code).toBe(2);

@@ -1,6 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreams } from '@aws-sdk/client-dynamodb-streams';
-import { runLocalAggregator } from '@tollgate/dynamodb/aggregator';
 import { Command, Option } from 'commander';
 import {
   type CliContext,
@@ -40,6 +38,11 @@ export function aggregateCommand(context: CliContext): Command {
       .option('--batch-size <n>', 'records per batch', '100'),
   ).action(async (options: AggregateOptions) => {
     const output = outputFor(options, context);
+    // Loaded here so that other commands do not pay for the streams client.
+    const [{ DynamoDBStreams }, { runLocalAggregator }] = await Promise.all([
+      import('@aws-sdk/client-dynamodb-streams'),
+      import('@tollgate/dynamodb/aggregator'),
+    ]);
     const config = clientConfig(options, context.env);
     const client = new DynamoDBClient(config);
     const streams = new DynamoDBStreams(config);

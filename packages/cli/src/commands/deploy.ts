@@ -1,12 +1,11 @@
-import {
+import type {
   CloudFormationClient,
-  type CloudFormationClientConfig,
-  type StackEvent,
+  CloudFormationClientConfig,
+  StackEvent,
 } from '@aws-sdk/client-cloudformation';
 import { buildTemplate } from '@tollgate/dynamodb';
 import { Command, Option } from 'commander';
 import { type CliContext, outputFor, withJson } from '../context.js';
-import { deleteStack, deployStack, stackReport } from '../deploy/stack-deployer.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { details, table } from '../output.js';
@@ -38,10 +37,18 @@ function withStack(command: Command): Command {
   );
 }
 
-function cloudFormation(options: StackOptions): CloudFormationClient {
+/** The CloudFormation client and the deployer, loaded only by the commands that use them. */
+async function cloudFormation(options: StackOptions): Promise<{
+  client: CloudFormationClient;
+  deployer: typeof import('../deploy/stack-deployer.js');
+}> {
+  const [{ CloudFormationClient: Client }, deployer] = await Promise.all([
+    import('@aws-sdk/client-cloudformation'),
+    import('../deploy/stack-deployer.js'),
+  ]);
   const config: CloudFormationClientConfig = {};
   if (options.region !== undefined) config.region = options.region;
-  return new CloudFormationClient(config);
+  return { client: new Client(config), deployer };
 }
 
 function eventPrinter(output: Output): (event: StackEvent) => void {
@@ -98,9 +105,9 @@ export function stackCommands(context: CliContext): Command[] {
   ).action(async (options: DeployOptions) => {
     const output = outputFor(options, context);
     const template = buildTemplate(templateOptionsFrom(options));
-    const client = cloudFormation(options);
+    const { client, deployer } = await cloudFormation(options);
     try {
-      const result = await deployStack({
+      const result = await deployer.deployStack({
         client,
         stackName: options.stack,
         templateBody: renderTemplate(template),
@@ -139,9 +146,9 @@ export function stackCommands(context: CliContext): Command[] {
     ),
   ).action(async (options: StackOptions) => {
     const output = outputFor(options, context);
-    const client = cloudFormation(options);
+    const { client, deployer } = await cloudFormation(options);
     try {
-      const result = await deleteStack({
+      const result = await deployer.deleteStack({
         client,
         stackName: options.stack,
         pollIntervalMs: Number(options.pollInterval),
@@ -160,9 +167,9 @@ export function stackCommands(context: CliContext): Command[] {
   const status = withStack(
     new Command('status').description("show the stack's status, outputs and resources"),
   ).action(async (options: StackOptions) => {
-    const client = cloudFormation(options);
+    const { client, deployer } = await cloudFormation(options);
     try {
-      const report = await stackReport(client, options.stack);
+      const report = await deployer.stackReport(client, options.stack);
       outputFor(options, context).result(report, () =>
         [
           details([
