@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { Limit, RateLimiter, RateLimiterUnavailable } from '@tollgate/core';
 import { DynamoDBStore } from '@tollgate/dynamodb';
 import {
@@ -22,6 +23,15 @@ beforeAll(async () => {
   local = await startDynamoDBLocal({ dbPath });
   tableName = await createTestTable(local.client);
 });
+/** Lets a freshly started JVM answer a few reads (its first ones are slow) before deadlines count. */
+async function warmUp(instance: DynamoDBLocal): Promise<void> {
+  for (let index = 0; index < 20; index++) {
+    await instance.client.send(
+      new GetItemCommand({ TableName: tableName, Key: { PK: { S: 'warm-up' }, SK: { S: String(index) } } }),
+    );
+  }
+}
+
 afterAll(async () => {
   await local.stop();
   rmSync(dbPath, { recursive: true, force: true });
@@ -29,14 +39,17 @@ afterAll(async () => {
 
 describe('DynamoDB outage', () => {
   it('blocks or admits degraded while the database is frozen or down, and resumes after a restart', async () => {
+    await warmUp(local);
     const limits = [Limit.perDay('rpd', 5)];
+    // Deadlines generous enough for a loaded machine; the frozen phase waits them out twice.
+    const timeoutMs = 4000;
     const store = new DynamoDBStore({ tableName, clientConfig: localClientConfig(local.endpoint) });
     const warnings: string[] = [];
-    const blocking = new RateLimiter({ store, limits, timeoutMs: 1000, onUnavailable: 'block' });
+    const blocking = new RateLimiter({ store, limits, timeoutMs, onUnavailable: 'block' });
     const open = new RateLimiter({
       store,
       limits,
-      timeoutMs: 1000,
+      timeoutMs,
       onUnavailable: 'allow',
       logger: { warn: (message) => void warnings.push(message) },
     });
@@ -67,6 +80,7 @@ describe('DynamoDB outage', () => {
     // Back on the same port with the same data: the same limiters decide again, from the stored state
     // (2 of 5 taken before the outage; nothing was charged while it lasted).
     local = await startDynamoDBLocal({ port, dbPath });
+    await warmUp(local);
     const decisions = [];
     for (let index = 0; index < 4; index++) decisions.push(await blocking.tryAcquire({ entity: 'key' }));
     expect(decisions.map((decision) => decision.allowed)).toEqual([true, true, true, false]);
