@@ -76,10 +76,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     const changes: BucketChange[] = [];
     for (const [index, record] of records.entries()) {
       try {
-        const change = readBucketChange(record, index);
-        if (change === undefined) continue;
         if (keys !== undefined && !keys.owns(String(record.dynamodb?.Keys?.[PK]?.S))) continue;
-        changes.push(change);
+        const change = readBucketChange(record, index);
+        if (change !== undefined) changes.push(change);
       } catch (error) {
         logger.error('tollgate aggregator: cannot read stream record', {
           sequenceNumber: record.dynamodb?.SequenceNumber,
