@@ -3,8 +3,9 @@ import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@a
 import { createTable } from '@tollgate/dynamodb';
 import { DYNAMODB_ENDPOINT_ENV, freePort, spawnDynamoDBLocal, stopProcess } from './dynamodb-process.js';
 
-/** Region and credentials DynamoDB Local accepts (any would do; these are fixed so every client shares one database). */
+/** Region of every DynamoDB Local client (any would do; one fixed value keeps every client on one database). */
 export const LOCAL_REGION = 'us-east-1';
+/** Credentials of every DynamoDB Local client (it accepts any). */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 /** How long DynamoDB Local may take to answer its first `ListTables`. */
