@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,7 @@ describe('tollgate, end to end against DynamoDB Local', () => {
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'tollgate-cli-'));
     const port = await freePort();
+    // On disk, so that the files show where the data went; in memory is the default.
     const started = await tollgate(
       'local',
       'start',
@@ -65,6 +66,8 @@ describe('tollgate, end to end against DynamoDB Local', () => {
       String(port),
       '--state-dir',
       stateDir,
+      '--db-path',
+      join(stateDir, 'db'),
       '--json',
     );
     expect(started.code, started.stderr).toBe(0);
@@ -86,14 +89,15 @@ describe('tollgate, end to end against DynamoDB Local', () => {
       '--state-dir',
       stateDir,
     );
-    expect(status).toMatchObject({ running: true, answering: true, endpoint });
+    expect(status).toMatchObject({ running: true, answering: true, endpoint, dbPath: join(stateDir, 'db') });
     const again = await tollgate('local', 'start', '--port', new URL(endpoint).port, '--state-dir', stateDir);
     expect(again.code).toBe(4);
     expect(again.stderr).toContain('already running');
   });
 
-  it('creates the table once, reports it, and refuses to create it twice', async () => {
+  it('creates the table once (in the database files), reports it, and refuses to create it twice', async () => {
     expect((await tollgate('table', 'create', ...connection)).code).toBe(0);
+    expect(await readdir(join(stateDir, 'db'))).toContain('shared-local-instance.db');
     const status = await json<{ status: string; stream: string; ttl: string }>(
       'table',
       'status',
