@@ -112,6 +112,7 @@ describe('IAM actions against the calls the store sends (DynamoDB Local)', () =>
     const store = new DynamoDBStore({ tableName, client, namespace: 'acquire-path' });
     const limiter = new RateLimiter({
       store,
+      timeoutMs: 20_000,
       limits: [Limit.perMinute('rpm', 3), Limit.perMinute('tpm', 1000)],
     });
     await limiter.createEntity({ id: 'org' });
