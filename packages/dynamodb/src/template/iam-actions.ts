@@ -44,12 +44,16 @@ export const TRANSACTION_ITEM_ACTIONS = {
  */
 export const ACQUIRE_ACTIONS = ['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'] as const;
 
-/** Dashboards and `tollgate usage` / `limits get` / `entity get`: reads only, on the table and its index. */
+/**
+ * Dashboards and `tollgate usage` / `limits get` / `entity get|children` / `table status`: reads
+ * only, on the table and its index.
+ */
 export const READ_ONLY_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:BatchGetItem',
   'dynamodb:Query',
   'dynamodb:DescribeTable',
+  'dynamodb:DescribeTimeToLive',
 ] as const;
 
 /**
