@@ -27,6 +27,8 @@ import { KeyBuilder } from '../src/schema.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** A fixed record time, so that tests about counting do not depend on the hour they run in. */
+const MIDDAY = Date.UTC(2026, 0, 15, 12, 30);
 
 let local: DynamoDBLocal;
 let client: DynamoDBClient;
@@ -133,6 +135,15 @@ async function snapshots(entity: string, namespace?: string): Promise<StoredSnap
   });
 }
 
+/** Consumed tokens per limit, summed over snapshots. */
+function totals(list: readonly StoredSnapshot[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const snapshot of list) {
+    for (const [limit, tokens] of Object.entries(snapshot.consumed)) sum[limit] = (sum[limit] ?? 0) + tokens;
+  }
+  return sum;
+}
+
 function only(list: StoredSnapshot[], window: string, start?: number): StoredSnapshot {
   const found = list.filter(
     (snapshot) => snapshot.window === window && (start === undefined || snapshot.start === start),
@@ -160,21 +171,26 @@ describe('usage aggregator on real stream records', () => {
     expect(summary.batchItemFailures).toEqual([]);
     expect(summary.bucketChanges).toBe(6);
 
-    const time = records[0]!.dynamodb!.ApproximateCreationDateTime! * 1000;
+    // Windowed by each record's own time: normally one hour and one day, two if the writes
+    // happened to straddle a boundary.
+    const times = records.map((record) => record.dynamodb!.ApproximateCreationDateTime! * 1000);
     const stored = await snapshots('key-1');
-    const hour = only(stored, 'hour');
-    expect(hour).toEqual({
-      window: 'hour',
-      start: time - (time % HOUR),
-      resource: 'gpt-4o',
-      consumed: { rpm: 5, tpm: 480 },
-    });
-    expect(only(stored, 'day')).toEqual({ ...hour, window: 'day', start: time - (time % DAY) });
+    for (const [window, size] of [
+      ['hour', HOUR],
+      ['day', DAY],
+    ] as const) {
+      const inWindow = stored.filter((snapshot) => snapshot.window === window);
+      expect(new Set(inWindow.map((snapshot) => snapshot.start))).toEqual(
+        new Set(times.map((t) => t - (t % size))),
+      );
+      expect(inWindow.every((snapshot) => snapshot.resource === 'gpt-4o')).toBe(true);
+      expect(totals(inWindow)).toEqual({ rpm: 5, tpm: 480 });
+    }
   });
 
   it('counts a batch delivered twice once', async () => {
     for (let i = 0; i < 4; i++) await charge('key-2', 'chat', { rpm: 1, tpm: 10 });
-    const records = await readStream();
+    const records = at(await readStream(), MIDDAY);
     const process = createStreamProcessor({ client, tableName, logger: silent });
     await process({ Records: records });
     const second = await process({ Records: records });
@@ -187,7 +203,7 @@ describe('usage aggregator on real stream records', () => {
 
   it('adds only the records above the watermark when a redelivered batch straddles it', async () => {
     for (let i = 1; i <= 6; i++) await charge('key-3', 'chat', { tpm: i });
-    const records = await readStream();
+    const records = at(await readStream(), MIDDAY);
     const process = createStreamProcessor({ client, tableName, logger: silent });
     await process({ Records: records.slice(0, 2) });
     const straddling = await process({ Records: records });
@@ -198,7 +214,7 @@ describe('usage aggregator on real stream records', () => {
 
   it('puts records on both sides of an hour boundary into their own hourly windows and one daily window', async () => {
     for (let i = 0; i < 5; i++) await charge('key-4', 'chat', { rpm: 1 });
-    const records = await readStream();
+    const records = at(await readStream(), MIDDAY);
     const boundary = Date.UTC(2026, 0, 15, 11);
     const batch = [...at(records.slice(0, 2), boundary - 1000), ...at(records.slice(2), boundary)];
     await createStreamProcessor({ client, tableName, logger: silent })({ Records: batch });
@@ -222,7 +238,7 @@ describe('usage aggregator on real stream records', () => {
         Item: { PK: { S: entity.PK }, SK: { S: entity.SK }, 'consumed:rpm': { N: '99' } },
       }),
     );
-    const records = await readStream();
+    const records = at(await readStream(), MIDDAY);
     expect(records.map((record) => record.eventName)).toEqual(['INSERT', 'REMOVE', 'INSERT']);
 
     const summary = await createStreamProcessor({ client, tableName, logger: silent })({ Records: records });
@@ -233,7 +249,7 @@ describe('usage aggregator on real stream records', () => {
   it('keeps namespaces apart and aggregates only the chosen one when told to', async () => {
     await charge('key-6', 'chat', { rpm: 1 }, 'staging');
     await charge('key-6', 'chat', { rpm: 7 });
-    const records = await readStream();
+    const records = at(await readStream(), MIDDAY);
     await createStreamProcessor({ client, tableName, namespace: 'staging', logger: silent })({
       Records: records,
     });
@@ -247,7 +263,7 @@ describe('usage aggregator on real stream records', () => {
       await charge('key-7', 'a', { rpm: 1 });
       await charge('key-7', 'b', { rpm: 10 });
     }
-    const records = await readStream();
+    const records = at(await readStream(), MIDDAY);
     let failures = 0;
     const failing = {
       send: (command: UpdateItemCommand, options?: object) => {
@@ -280,7 +296,7 @@ describe('usage aggregator on real stream records', () => {
   it('fails the batch from a record it cannot read, after counting the records before it', async () => {
     await charge('key-8', 'chat', { rpm: 1 });
     await charge('key-8', 'chat', { rpm: 1 });
-    const records = await readStream();
+    const records = at(await readStream(), MIDDAY);
     const broken: StreamRecord = {
       ...records[1]!,
       dynamodb: {
@@ -298,7 +314,7 @@ describe('usage aggregator on real stream records', () => {
 
   it('serves as a Lambda handler that finds the table in the event source ARN', async () => {
     await charge('key-9', 'chat', { rpm: 3 });
-    const event = { Records: await readStream() } as unknown as DynamoDBStreamEvent;
+    const event = { Records: at(await readStream(), MIDDAY) } as unknown as DynamoDBStreamEvent;
     const handler = createAggregatorHandler({ client, logger: silent }, {});
 
     expect(await handler(event)).toEqual({ batchItemFailures: [] });
@@ -322,7 +338,9 @@ describe('usage aggregator on real stream records', () => {
     // The snapshot writes are on the stream too; they are read and skipped.
     expect(first).toMatchObject({ bucketChanges: 3, snapshotWrites: 2, failedBatches: 0 });
     expect(second).toMatchObject({ bucketChanges: 3, snapshotWrites: 0, failedBatches: 0 });
-    expect(only(await snapshots('key-10'), 'hour').consumed).toEqual({ rpm: 3, tpm: 15 });
+    const stored = await snapshots('key-10');
+    expect(totals(stored.filter((snapshot) => snapshot.window === 'hour'))).toEqual({ rpm: 3, tpm: 15 });
+    expect(totals(stored.filter((snapshot) => snapshot.window === 'day'))).toEqual({ rpm: 3, tpm: 15 });
   });
 });
 
