@@ -315,6 +315,14 @@ describe('tollgate deploy (CloudFormation mocked)', () => {
     expect(cloudFormation.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
   });
 
+  it('exits 2 before calling CloudFormation when a new stack lacks a required parameter', async () => {
+    cloudFormation.on(ListStacksCommand).resolves({ StackSummaries: [] });
+    const result = await runInProcess(['deploy', ...base, '--code-bucket', 'artifacts']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('AggregatorCodeS3Key');
+    expect(cloudFormation.commandCalls(CreateChangeSetCommand)).toHaveLength(0);
+  });
+
   it('exits 2 for a parameter the template does not have', async () => {
     cloudFormation.on(ListStacksCommand).resolves({ StackSummaries: [] });
     const result = await runInProcess(['deploy', ...base, '-p', 'Nope=1']);

@@ -112,6 +112,9 @@ export function stackCommands(context: CliContext): Command[] {
         stackName: options.stack,
         templateBody: renderTemplate(template),
         templateParameters: Object.keys(template.Parameters),
+        requiredParameters: Object.entries(template.Parameters)
+          .filter(([, parameter]) => parameter.Default === undefined)
+          .map(([name]) => name),
         parameters: parseParameters(options),
         dryRun: options.dryRun,
         pollIntervalMs: Number(options.pollInterval),

@@ -40,6 +40,8 @@ export interface DeployStackOptions extends DeployerOptions {
   parameters: Record<string, string>;
   /** Names of the template's parameters. */
   templateParameters: readonly string[];
+  /** Parameters without a default: a new stack needs a value for each. */
+  requiredParameters?: readonly string[] | undefined;
   /** Create the change set, report it and delete it without executing. */
   dryRun?: boolean | undefined;
 }
@@ -108,6 +110,16 @@ export async function deployStack(options: DeployStackOptions): Promise<DeployRe
   }
   const create = existing === undefined || existing.StackStatus === 'REVIEW_IN_PROGRESS';
   const parameters = stackParameters(options, create ? undefined : existing);
+  const missing = create
+    ? (options.requiredParameters ?? []).filter((name) => options.parameters[name] === undefined)
+    : [];
+  if (missing.length > 0) {
+    throw new CliError(
+      EXIT.usage,
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `A new stack needs a value for ${missing.join(', ')} (e.g. --parameter ${missing[0]}=...; see docs/deploy.md)`,
+    );
+  }
 
   if (
     !create &&
