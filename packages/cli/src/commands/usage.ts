@@ -52,16 +52,19 @@ export function usageCommand(context: CliContext): Command {
   });
 }
 
-/** Snapshots as a table: one row per window and resource, one column per limit. */
+/** Snapshots as a table: one row per window and resource, one column per limit, and a total row. */
 export function usageTable(snapshots: readonly UsageSnapshot[], entity: string): string {
   if (snapshots.length === 0) return `No usage recorded for ${entity} in this range`;
   const limits = [...new Set(snapshots.flatMap((snapshot) => Object.keys(snapshot.consumed)))].sort();
-  return table(
-    ['window start (UTC)', 'resource', ...limits],
-    snapshots.map((snapshot) => [
-      new Date(snapshot.start).toISOString().replace('.000Z', 'Z'),
-      snapshot.resource,
-      ...limits.map((limit) => snapshot.consumed[limit] ?? 0),
-    ]),
-  );
+  const rows: (string | number)[][] = snapshots.map((snapshot) => [
+    new Date(snapshot.start).toISOString().replace('.000Z', 'Z'),
+    snapshot.resource,
+    ...limits.map((limit) => snapshot.consumed[limit] ?? 0),
+  ]);
+  if (snapshots.length > 1) {
+    const total = (limit: string) =>
+      snapshots.reduce((sum, snapshot) => sum + (snapshot.consumed[limit] ?? 0), 0);
+    rows.push(['total', '', ...limits.map(total)]);
+  }
+  return table(['window start (UTC)', 'resource', ...limits], rows);
 }
