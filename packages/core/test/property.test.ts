@@ -99,7 +99,9 @@ describe('RateLimiter on MemoryStore against a reference token bucket', () => {
             const decision = await limiter.tryAcquire({ entity: 'k', consume });
             expect(decision.allowed).toBe(expected);
             if (decision.allowed) {
-              costs.forEach((cost, index) => reference[index]!.take(cost, now));
+              costs.forEach((cost, index) => {
+                reference[index]!.take(cost, now);
+              });
               leases.push({ lease: decision.lease, held: costs, pending: costs.map(() => 0) });
             } else {
               const expectedWait = Math.max(
