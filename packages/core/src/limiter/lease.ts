@@ -9,6 +9,16 @@ export interface LeaseBucket extends BucketCharge {
   readonly limits: readonly Limit[];
 }
 
+/** What a lease is made of: the planned buckets (with their limits) and what was charged on each. */
+export interface LeaseInit {
+  entity: string;
+  resource: string;
+  buckets: readonly { readonly limits: readonly Limit[] }[];
+  charges: readonly BucketCharge[];
+  settler: LeaseSettler;
+  degraded: boolean;
+}
+
 /** How a lease writes its adjustments; provided by the limiter. */
 export interface LeaseSettler {
   settle(adjustments: BucketAdjustment[]): Promise<void>;
@@ -30,24 +40,30 @@ export class Lease implements AsyncDisposable {
   readonly resource: string;
   /** True when the store was unavailable and the request was admitted without a charge. */
   readonly degraded: boolean;
-  private readonly charged: readonly LeaseBucket[];
+  private readonly init: LeaseInit;
+  private zipped: readonly LeaseBucket[] | undefined;
   private readonly pending = new Map<string, number>();
   private readonly settler: LeaseSettler;
   private closed = false;
 
   /** @internal Created by `RateLimiter`. */
-  constructor(init: {
-    entity: string;
-    resource: string;
-    charged: readonly LeaseBucket[];
-    settler: LeaseSettler;
-    degraded: boolean;
-  }) {
+  constructor(init: LeaseInit) {
     this.entity = init.entity;
     this.resource = init.resource;
-    this.charged = init.charged;
-    this.settler = init.settler;
     this.degraded = init.degraded;
+    this.settler = init.settler;
+    this.init = init;
+  }
+
+  /** Each charged bucket with all of its limits, built on first use (plain commits never need it). */
+  private get charged(): readonly LeaseBucket[] {
+    this.zipped ??= this.init.charges.map((charge, index) => ({
+      entity: charge.entity,
+      resource: charge.resource,
+      charges: charge.charges,
+      limits: this.init.buckets[index]?.limits ?? [],
+    }));
+    return this.zipped;
   }
 
   /** Tokens held per limit name (the charge plus pending adjustments) on the entity's own bucket. */
@@ -95,6 +111,10 @@ export class Lease implements AsyncDisposable {
   /** Writes pending adjustments (nothing to write costs no round trip) and closes the lease. */
   async commit(): Promise<void> {
     if (this.closed) throw new LeaseClosedError('commit');
+    if (this.pending.size === 0) {
+      this.closed = true;
+      return;
+    }
     await this.write(this.adjustments((name) => this.pending.get(name) ?? 0));
     this.closed = true;
   }

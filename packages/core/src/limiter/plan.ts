@@ -60,6 +60,18 @@ export function validateOverride(limits: unknown): readonly Limit[] | undefined 
   return limits;
 }
 
+const defaultChargesByPlan = new WeakMap<readonly PlannedBucket[], BucketCharge[]>();
+
+/** 1 of every limit of every bucket, computed once per (cached) plan. */
+export function defaultCharges(buckets: readonly PlannedBucket[]): BucketCharge[] {
+  let charges = defaultChargesByPlan.get(buckets);
+  if (charges === undefined) {
+    charges = chargesFor(buckets, undefined);
+    defaultChargesByPlan.set(buckets, charges);
+  }
+  return charges;
+}
+
 /**
  * Turns `consume` into per-bucket charges, validating every entry. Absent
  * `consume` means 1 of every limit of every bucket. A name no bucket has, a

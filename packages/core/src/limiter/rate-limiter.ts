@@ -23,10 +23,11 @@ import {
 } from '../store/store.js';
 import { ConfigCache, type ConfigView } from './config-cache.js';
 import { DenyCache } from './deny-cache.js';
-import { Lease, type LeaseBucket } from './lease.js';
+import { Lease } from './lease.js';
 import { type ResolvedOptions, resolveOptions } from './options.js';
 import {
   chargesFor,
+  defaultCharges,
   limitsFor,
   MAX_CASCADE_DEPTH,
   type PlannedBucket,
@@ -36,7 +37,7 @@ import {
 } from './plan.js';
 import { sleep } from './sleep.js';
 import { allAdmissible, rejectionWaitNs, statusesOf } from './statuses.js';
-import { callStore } from './store-call.js';
+import { asStoreFailure, callStore, NEVER_ABORTED } from './store-call.js';
 import type {
   AcquireOptions,
   AcquireRequest,
@@ -139,13 +140,16 @@ export class RateLimiter {
     const { entity } = request;
     const resource = validateTarget(entity, request.resource);
     const override = validateOverride(request.limits);
-    let buckets: PlannedBucket[];
-    try {
-      buckets = await this.plan(entity, resource, override);
-    } catch (error) {
-      return this.degradeOrThrow(error, entity, resource);
+    let buckets = override === undefined ? this.cachedPlan(entity, resource) : undefined;
+    if (buckets === undefined) {
+      try {
+        buckets = await this.plan(entity, resource, override);
+      } catch (error) {
+        return this.degradeOrThrow(error, entity, resource);
+      }
     }
-    const charges = chargesFor(buckets, request.consume);
+    const charges =
+      request.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, request.consume);
     const nowNs = this.nowNs();
 
     const remembered = this.denied?.lookup(charges, nowNs);
@@ -155,35 +159,28 @@ export class RateLimiter {
 
     let result: { admitted: boolean; buckets: readonly BucketState[] };
     try {
-      result = charges.some((bucket) => bucket.charges.length > 0)
-        ? await this.call('charge', (signal) =>
-            this.options.store.charge({ nowNs, buckets: charges, signal }),
-          )
-        : { admitted: true, buckets: await this.readBuckets(charges) };
+      const { store } = this.options;
+      if (!charges.some((bucket) => bucket.charges.length > 0)) {
+        result = { admitted: true, buckets: await this.readBuckets(charges) };
+      } else if (store.inProcess === true) {
+        // No I/O to time out: skip the deadline timer on the hot path (errors are still mapped).
+        result = await store.charge({ nowNs, buckets: charges, signal: NEVER_ABORTED });
+      } else {
+        result = await this.call('charge', (signal) => store.charge({ nowNs, buckets: charges, signal }));
+      }
     } catch (error) {
-      return this.degradeOrThrow(error, entity, resource);
+      return this.degradeOrThrow(asStoreFailure('charge', error), entity, resource);
     }
     this.unavailableWarned = false;
     if (!result.admitted) return this.rejection(buckets, charges, result.buckets, nowNs);
     this.denied?.forget(charges);
-    // Statuses cost BigInt math per limit; most library callers never read them.
-    let statuses: readonly LimitStatus[] | undefined;
-    const states = result.buckets;
-    return {
-      allowed: true,
-      degraded: false,
-      lease: new Lease({
-        entity,
-        resource,
-        charged: leaseBucketsOf(buckets, charges),
-        settler: this,
-        degraded: false,
-      }),
-      get statuses(): readonly LimitStatus[] {
-        statuses ??= statusesOf(buckets, charges, states, nowNs, true);
-        return statuses;
-      },
-    };
+    return new AdmittedDecision(
+      new Lease({ entity, resource, buckets, charges, settler: this, degraded: false }),
+      buckets,
+      charges,
+      result.buckets,
+      nowNs,
+    );
   }
 
   /**
@@ -448,6 +445,11 @@ export class RateLimiter {
     }
   }
 
+  /** The cached plan of (entity, resource), if any: the hot path needs no await for it. */
+  private cachedPlan(entity: string, resource: string): PlannedBucket[] | undefined {
+    return this.plans?.get(bucketId({ entity, resource }));
+  }
+
   /** The buckets an acquire touches, from the plan cache when possible. */
   private async plan(
     entity: string,
@@ -553,7 +555,7 @@ export class RateLimiter {
       allowed: true,
       degraded: true,
       statuses: [],
-      lease: new Lease({ entity, resource, charged: [], settler: this, degraded: true }),
+      lease: new Lease({ entity, resource, buckets: [], charges: [], settler: this, degraded: true }),
     };
   }
 
@@ -625,12 +627,26 @@ function toMs(value: number | Date | undefined, field: string): number | undefin
   return ms;
 }
 
-/** Pairs each charged bucket with all of its limits (an adjust may touch a limit charged 0). */
-function leaseBucketsOf(buckets: readonly PlannedBucket[], charges: readonly BucketCharge[]): LeaseBucket[] {
-  return charges.map((charge, index) => ({
-    entity: charge.entity,
-    resource: charge.resource,
-    charges: charge.charges,
-    limits: buckets[index]!.limits,
-  }));
+/**
+ * An admitted decision. Statuses cost BigInt math per limit and most library
+ * callers never read them, so they are computed on first access (a class, so
+ * the getter lives on the prototype and the hot path allocates one object).
+ */
+class AdmittedDecision {
+  readonly allowed = true;
+  readonly degraded = false;
+  private computed: readonly LimitStatus[] | undefined;
+
+  constructor(
+    readonly lease: Lease,
+    private readonly buckets: readonly PlannedBucket[],
+    private readonly charges: readonly BucketCharge[],
+    private readonly states: readonly BucketState[],
+    private readonly nowNs: bigint,
+  ) {}
+
+  get statuses(): readonly LimitStatus[] {
+    this.computed ??= statusesOf(this.buckets, this.charges, this.states, this.nowNs, true);
+    return this.computed;
+  }
 }

@@ -45,13 +45,19 @@ async function callWithDeadline<T>(
   }
 }
 
-const NEVER_ABORTED = new AbortController().signal;
+/** The signal given to in-process stores: nothing to abort. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/** A store error as the limiter reports it: Tollgate errors as they are, anything else as "unavailable". */
+export function asStoreFailure(operation: string, error: unknown): unknown {
+  if (isTollgateError(error)) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new RateLimiterUnavailable(`Store call \`${operation}\` failed: ${reason}`, { cause: error });
+}
 
 /** An in-process store cannot hang on I/O: no timer, but failures are still "unavailable". */
 function callInProcess<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   return call(NEVER_ABORTED).then(undefined, (error: unknown) => {
-    if (isTollgateError(error)) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new RateLimiterUnavailable(`Store call \`${operation}\` failed: ${reason}`, { cause: error });
+    throw asStoreFailure(operation, error);
   });
 }

@@ -1,5 +1,6 @@
 /** Converts a clock reading in (possibly fractional) milliseconds to integer nanoseconds. */
 export function msToNs(ms: number): bigint {
+  if (Number.isSafeInteger(ms)) return BigInt(ms) * 1_000_000n;
   const whole = Math.floor(ms);
   const fractionNs = Math.floor((ms - whole) * 1e6);
   return BigInt(whole) * 1_000_000n + BigInt(fractionNs);

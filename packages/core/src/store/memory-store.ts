@@ -39,12 +39,16 @@ interface MemoryBucket {
   /** The usage entries of the current hour and day, kept here so that charges skip the lookup. */
   hour?: UsageEntry | undefined;
   day?: UsageEntry | undefined;
+  /** End of the hour of `hour`, in ns: until then both entries are current (a day ends on an hour). */
+  hourEndNs?: bigint | undefined;
 }
 
 interface UsageEntry {
   readonly snapshot: UsageSnapshot;
   readonly consumed: Record<string, number>;
 }
+
+const HOUR_NS = BigInt(usageWindowMs('hour')) * 1_000_000n;
 
 /** How many least-recently-used buckets are inspected for an idle one before evicting. */
 const EVICTION_SCAN = 16;
@@ -78,26 +82,30 @@ export class MemoryStore implements Store {
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     this.count('charge');
-    const { nowNs } = request;
-    const current = request.buckets.map((bucket) => this.buckets.get(bucketId(bucket)));
-    const admitted = request.buckets.every((bucket, index) =>
-      bucket.charges.every(({ limit, cost }) =>
-        isAdmissible(current[index]?.tats.get(limit.name), nowNs, limit, cost),
-      ),
-    );
-    if (!admitted) {
-      return { admitted, buckets: request.buckets.map((bucket, index) => snapshot(bucket, current[index])) };
-    }
-    const states = request.buckets.map((bucket, index) => {
-      const stored = current[index] ?? this.insertBucket(bucket, nowNs);
-      const usage = this.usageEntries(bucket, stored, nowNs);
+    const { nowNs, buckets } = request;
+    const current: Array<MemoryBucket | undefined> = [];
+    let admitted = true;
+    for (const bucket of buckets) {
+      const stored = this.buckets.get(bucketId(bucket));
+      current.push(stored);
       for (const { limit, cost } of bucket.charges) {
-        const tat = chargedTat(stored.tats.get(limit.name), nowNs, limit, cost);
-        stored.tats.set(limit.name, tat);
-        for (const entry of usage) entry.consumed[limit.name] = (entry.consumed[limit.name] ?? 0) + cost;
+        if (!isAdmissible(stored?.tats.get(limit.name), nowNs, limit, cost)) admitted = false;
       }
-      return snapshot(bucket, stored);
-    });
+    }
+    if (!admitted) {
+      return { admitted, buckets: buckets.map((bucket, index) => snapshot(bucket, current[index])) };
+    }
+    const states: BucketState[] = [];
+    for (const [index, bucket] of buckets.entries()) {
+      const stored = current[index] ?? this.insertBucket(bucket, nowNs);
+      const [hour, day] = this.usageEntries(bucket, stored, nowNs);
+      for (const { limit, cost } of bucket.charges) {
+        stored.tats.set(limit.name, chargedTat(stored.tats.get(limit.name), nowNs, limit, cost));
+        hour.consumed[limit.name] = (hour.consumed[limit.name] ?? 0) + cost;
+        day.consumed[limit.name] = (day.consumed[limit.name] ?? 0) + cost;
+      }
+      states.push(snapshot(bucket, stored));
+    }
     return { admitted, buckets: states };
   }
 
@@ -250,11 +258,21 @@ export class MemoryStore implements Store {
 
   /** The hour and day usage entries of a bucket at `nowNs`, created on a window change. */
   private usageEntries(key: BucketKey, bucket: MemoryBucket, nowNs: bigint): [UsageEntry, UsageEntry] {
+    if (
+      bucket.hour &&
+      bucket.day &&
+      bucket.hourEndNs !== undefined &&
+      nowNs < bucket.hourEndNs &&
+      nowNs >= bucket.hourEndNs - HOUR_NS
+    ) {
+      return [bucket.hour, bucket.day];
+    }
     const nowMs = Number(nowNs / 1_000_000n);
     const hourStart = nowMs - (nowMs % usageWindowMs('hour'));
     if (bucket.hour?.snapshot.start !== hourStart) bucket.hour = this.usageEntry(key, 'hour', hourStart);
     const dayStart = nowMs - (nowMs % usageWindowMs('day'));
     if (bucket.day?.snapshot.start !== dayStart) bucket.day = this.usageEntry(key, 'day', dayStart);
+    bucket.hourEndNs = BigInt(hourStart + usageWindowMs('hour')) * 1_000_000n;
     return [bucket.hour, bucket.day];
   }
 
