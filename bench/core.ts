@@ -1,7 +1,7 @@
 /**
  * Decisions per second of RateLimiter on MemoryStore, beside
  * rate-limiter-flexible's RateLimiterMemory, in the same process and run.
- * Run alone: node --conditions=tollgate-source --import tsx bench/core.ts
+ * Run alone: node --import tsx bench/core.ts
  */
 import { Limit, MemoryStore, RateLimiter } from '@tollgate/core';
 import { RateLimiterMemory } from 'rate-limiter-flexible';

@@ -3,7 +3,7 @@
  * decision of RateLimiter on DynamoDBStore, beside rate-limiter-flexible's
  * RateLimiterDynamo, on the same DynamoDB Local in the same run, on one hot key.
  * Starts its own DynamoDB Local unless given an endpoint.
- * Run alone: node --conditions=tollgate-source --import tsx bench/dynamodb.ts
+ * Run alone: node --import tsx bench/dynamodb.ts
  */
 import {
   type ConsumedCapacity,
@@ -27,8 +27,10 @@ import { markdownTable, percentile, type Row } from './table.js';
 export interface DynamoBenchOptions {
   /** A running DynamoDB Local (or other endpoint); default: start one for the run. */
   endpoint?: string;
-  /** How long each scenario runs at each concurrency, in ms (default 1500). */
+  /** How long each scenario runs at each concurrency, in ms (default 2000). */
   durationMs?: number;
+  /** How long both libraries warm DynamoDB Local up before anything is measured, in ms (default 4000). */
+  warmUpMs?: number;
   /** Concurrent callers; 1 is sequential (default [1, 10, 50]). */
   concurrencies?: readonly number[];
   /** Progress lines (default: none). */
@@ -65,7 +67,7 @@ const PLENTY = 60_000_000;
 
 /** Runs every scenario at every concurrency for both libraries and returns one row each. */
 export async function runDynamoBench(options: DynamoBenchOptions = {}): Promise<Row[]> {
-  const durationMs = options.durationMs ?? 1500;
+  const durationMs = options.durationMs ?? 2000;
   const concurrencies = options.concurrencies ?? [1, 10, 50];
   const log = options.log ?? (() => {});
   let local: DynamoDBLocal | undefined;
@@ -80,6 +82,19 @@ export async function runDynamoBench(options: DynamoBenchOptions = {}): Promise<
   try {
     const tollgateTable = await createTestTable(admin, 'tollgate-bench');
     const flexibleTable = await createFlexibleTable(admin);
+    // DynamoDB Local runs on a JVM that is still compiling for the first seconds: warm it up with
+    // both libraries before measuring anything, so no scenario pays for it.
+    for (const contender of [
+      tollgate(endpoint, tollgateTable, 'warm-up'),
+      flexible(endpoint, flexibleTable, 'warm-up'),
+    ]) {
+      try {
+        const decide = await contender.prepare('acquire, 2 limits');
+        await drive(decide, 10, options.warmUpMs ?? 4000);
+      } finally {
+        await contender.close();
+      }
+    }
     let run = 0;
     for (const scenario of SCENARIOS) {
       for (const concurrency of concurrencies) {

@@ -9,7 +9,7 @@
  * Every app runs in a child process of its own; the load generator
  * (autocannon) runs in this one, so the two do not share an event loop.
  *
- * Run alone: node --conditions=tollgate-source --import tsx bench/http.ts
+ * Run alone (after `npm run build`): node --import tsx bench/http.ts
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -42,7 +42,7 @@ type Framework = 'express' | 'koa' | 'nestjs';
 interface Contender {
   framework: Framework;
   middleware: string;
-  /** `node` arguments after the shared `--conditions/--import` flags. */
+  /** `node` arguments after the shared `--import tsx` flag. */
   args: string[];
   env?: Record<string, string>;
 }
@@ -162,11 +162,11 @@ function summarize(results: readonly AutocannonResult[]): {
 
 /** Starts one app in a child process and waits for its `listening <url>` line. */
 async function startApp(contender: Contender): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=tollgate-source', '--import', 'tsx', ...contender.args],
-    { cwd: repoRoot, env: { ...process.env, ...contender.env }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', ...contender.args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...contender.env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(
