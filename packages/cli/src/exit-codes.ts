@@ -28,7 +28,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export class CliError extends Error {
   /** Exit status of the process. */
   readonly exitCode: ExitCode;
-  /** Stable code printed with `--json`, e.g. `ERR_TOLLGATE_CLI_NOT_RUNNING`. */
+  /** Stable code printed with `--json`, e.g. `ERR_TOLLGATE_CLI_LOCAL_NOT_RUNNING`. */
   readonly code: string;
 
   constructor(exitCode: ExitCode, code: string, message: string, options?: { cause?: unknown }) {

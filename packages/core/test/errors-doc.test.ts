@@ -22,6 +22,25 @@ function codesInSources(): Set<string> {
 }
 
 describe('docs/errors.md', () => {
+  it('documents every code the CLI prints', () => {
+    const cliSources = [
+      'commands/limits.ts',
+      'commands/bench.ts',
+      'commands/table.ts',
+      'deploy/stack-deployer.ts',
+      'local/local-instance.ts',
+    ];
+    const codes = new Set(
+      cliSources.flatMap((file) =>
+        [
+          ...readFileSync(`${root}packages/cli/src/${file}`, 'utf8').matchAll(/\bERR_TOLLGATE_CLI_[A-Z_]+/g),
+        ].map((m) => m[0]),
+      ),
+    );
+    expect(codes.size).toBeGreaterThan(10);
+    expect([...codes].filter((code) => !doc.includes(`\`${code}\``))).toEqual([]);
+  });
+
   it('documents every error and warning code the core can produce', () => {
     const missing = [...codesInSources()].filter((code) => !doc.includes(`\`${code}\``));
     expect(missing).toEqual([]);
