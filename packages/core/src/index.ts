@@ -23,6 +23,7 @@ export {
   type HttpDecision,
   HttpRateLimit,
   type HttpRateLimitOptions,
+  optionalFunction,
   type RateLimitState,
   type RequestOutcome,
   UNAVAILABLE_RETRY_AFTER_SECONDS,

@@ -1,14 +1,12 @@
 import {
-  describeValue,
   type HttpDecision,
   HttpRateLimit,
   type HttpRateLimitOptions,
+  optionalFunction,
   PROXY_WARNING_CODE,
   proxyMisconfiguration,
   type RateLimitExceeded,
-  type RateLimiter,
   type RateLimitState,
-  ValidationError,
 } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -37,12 +35,6 @@ export interface RateLimitOptions extends HttpRateLimitOptions<Request> {
   onLimited?: (req: Request, res: Response, next: NextFunction, error: RateLimitExceeded) => void;
 }
 
-/** Building more middleware than this for one limiter after it served traffic means one is built per request. */
-const PER_REQUEST_CONSTRUCTIONS = 100;
-const MIDDLEWARE_PER_REQUEST_CODE = 'WARN_TOLLGATE_MIDDLEWARE_PER_REQUEST';
-const lateConstructions = new WeakMap<RateLimiter, number>();
-const servedLimiters = new WeakSet<RateLimiter>();
-
 /**
  * Express middleware (Express 4 and 5) that charges each request to its
  * entity and answers `429` with `Retry-After` once the budget is spent. The
@@ -57,15 +49,7 @@ const servedLimiters = new WeakSet<RateLimiter>();
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
   const flow = new HttpRateLimit<Request>(options, (req) => req.ip);
-  const onLimited = options.onLimited;
-  if (onLimited !== undefined && typeof onLimited !== 'function') {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_OPTION',
-      `Expected \`onLimited\` to be a function, got ${describeValue(onLimited)}`,
-      'onLimited',
-    );
-  }
-  noteConstruction(flow, options.limiter);
+  const onLimited = optionalFunction(options.onLimited, 'onLimited');
   let proxyChecked = false;
 
   return (req, res, next) => {
@@ -79,7 +63,6 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
       if (warning !== undefined) flow.warnOnce(PROXY_WARNING_CODE, warning);
       proxyChecked = warning !== undefined || trusted;
     }
-    servedLimiters.add(options.limiter);
     void respond(req, res, next);
   };
 
@@ -129,16 +112,4 @@ function settleWhenDone(flow: HttpRateLimit<Request>, state: RateLimitState, res
   const onClose = (): void => settle(!res.writableFinished);
   res.on('finish', onFinish);
   res.on('close', onClose);
-}
-
-function noteConstruction(flow: HttpRateLimit<Request>, limiter: RateLimiter): void {
-  if (!servedLimiters.has(limiter)) return;
-  const count = (lateConstructions.get(limiter) ?? 0) + 1;
-  lateConstructions.set(limiter, count);
-  if (count > PER_REQUEST_CONSTRUCTIONS) {
-    flow.warnOnce(
-      MIDDLEWARE_PER_REQUEST_CODE,
-      `rateLimit() was called ${count} times for one limiter after it started serving requests; build the middleware once at startup (not inside a request handler) and reuse it`,
-    );
-  }
 }

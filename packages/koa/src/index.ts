@@ -1,14 +1,12 @@
 import {
-  describeValue,
   type HttpDecision,
   HttpRateLimit,
   type HttpRateLimitOptions,
+  optionalFunction,
   PROXY_WARNING_CODE,
   proxyMisconfiguration,
   type RateLimitExceeded,
-  type RateLimiter,
   type RateLimitState,
-  ValidationError,
 } from '@tollgate/core';
 import type { Context, Middleware, Next } from 'koa';
 
@@ -38,12 +36,6 @@ export interface RateLimitOptions extends HttpRateLimitOptions<Context> {
   onLimited?: (ctx: Context, next: Next, error: RateLimitExceeded) => unknown;
 }
 
-/** Building more middleware than this for one limiter after it served traffic means one is built per request. */
-const PER_REQUEST_CONSTRUCTIONS = 100;
-const MIDDLEWARE_PER_REQUEST_CODE = 'WARN_TOLLGATE_MIDDLEWARE_PER_REQUEST';
-const lateConstructions = new WeakMap<RateLimiter, number>();
-const servedLimiters = new WeakSet<RateLimiter>();
-
 /**
  * Koa middleware (Koa 2 and 3) that charges each request to its entity and
  * answers `429` with `Retry-After` once the budget is spent. The core decides;
@@ -59,15 +51,7 @@ const servedLimiters = new WeakSet<RateLimiter>();
  */
 export function rateLimit(options: RateLimitOptions): Middleware {
   const flow = new HttpRateLimit<Context>(options, (ctx) => ctx.ip);
-  const onLimited = options.onLimited;
-  if (onLimited !== undefined && typeof onLimited !== 'function') {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_OPTION',
-      `Expected \`onLimited\` to be a function, got ${describeValue(onLimited)}`,
-      'onLimited',
-    );
-  }
-  noteConstruction(flow, options.limiter);
+  const onLimited = optionalFunction(options.onLimited, 'onLimited');
   let proxyChecked = false;
 
   return async (ctx, next) => {
@@ -77,7 +61,6 @@ export function rateLimit(options: RateLimitOptions): Middleware {
       if (warning !== undefined) flow.warnOnce(PROXY_WARNING_CODE, warning);
       proxyChecked = warning !== undefined || trusted;
     }
-    servedLimiters.add(options.limiter);
     const decision: HttpDecision = await flow.decide(ctx);
     if (decision.action === 'skip') return next();
     ctx.set(decision.headers);
@@ -136,16 +119,4 @@ function thrownStatus(error: unknown): number {
   const candidate =
     (error as { status?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof candidate === 'number' && candidate >= 400 && candidate <= 599 ? candidate : 500;
-}
-
-function noteConstruction(flow: HttpRateLimit<Context>, limiter: RateLimiter): void {
-  if (!servedLimiters.has(limiter)) return;
-  const count = (lateConstructions.get(limiter) ?? 0) + 1;
-  lateConstructions.set(limiter, count);
-  if (count > PER_REQUEST_CONSTRUCTIONS) {
-    flow.warnOnce(
-      MIDDLEWARE_PER_REQUEST_CODE,
-      `rateLimit() was called ${count} times for one limiter after it started serving requests; build the middleware once at startup (not inside a request handler) and reuse it`,
-    );
-  }
 }

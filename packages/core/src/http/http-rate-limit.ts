@@ -80,6 +80,11 @@ export interface RequestOutcome {
   error?: unknown;
 }
 
+/** More flows than this built for one limiter after it served a request means one is built per request. */
+const LATE_CONSTRUCTION_WARNING = 100;
+const lateConstructions = new WeakMap<RateLimiter, number>();
+const servedLimiters = new WeakSet<RateLimiter>();
+
 /** Seconds a 503 asks clients to wait while the store is unavailable. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
@@ -139,10 +144,12 @@ export class HttpRateLimit<Req> {
     this.rollbackOnError = booleanOption(options.rollbackOnError, 'rollbackOnError', true);
     this.rollbackOnAbort = booleanOption(options.rollbackOnAbort, 'rollbackOnAbort', true);
     this.checkConsumeNames(options.consume);
+    this.noteConstruction();
   }
 
   /** Decides one request. Errors thrown by the user's mapping functions propagate. */
   async decide(req: Req): Promise<HttpDecision> {
+    servedLimiters.add(this.limiter);
     if (this.skip && (await this.skip(req))) return { action: 'skip' };
     try {
       const entity = await this.entityOf(req);
@@ -231,6 +238,23 @@ export class HttpRateLimit<Req> {
     throw error;
   }
 
+  /**
+   * Warns (`WARN_TOLLGATE_MIDDLEWARE_PER_REQUEST`) when middleware keeps being
+   * built for a limiter that already serves requests: the koa-ratelimit mistake
+   * of building it inside a handler. Routes built at startup do not count.
+   */
+  private noteConstruction(): void {
+    if (!servedLimiters.has(this.limiter)) return;
+    const count = (lateConstructions.get(this.limiter) ?? 0) + 1;
+    lateConstructions.set(this.limiter, count);
+    if (count > LATE_CONSTRUCTION_WARNING) {
+      this.warnOnce(
+        'WARN_TOLLGATE_MIDDLEWARE_PER_REQUEST',
+        `rate-limit middleware was built ${count} times for one limiter after it started serving requests; build it once at startup (not inside a request handler) and reuse it`,
+      );
+    }
+  }
+
   /** Warns at startup when a static `consume` names a limit that no default limit has. */
   private checkConsumeNames(consume: HttpRateLimitOptions<Req>['consume']): void {
     if (typeof consume !== 'object' || consume === null) return;
@@ -250,7 +274,11 @@ function invalid(field: string, message: string): ValidationError {
   return new ValidationError('ERR_TOLLGATE_INVALID_OPTION', message, field);
 }
 
-function optionalFunction<F>(value: F | undefined, field: string): F | undefined {
+/**
+ * Validates an optional callback option of an adapter (e.g. `onLimited`):
+ * `ERR_TOLLGATE_INVALID_OPTION` unless it is absent or a function.
+ */
+export function optionalFunction<F>(value: F | undefined, field: string): F | undefined {
   if (value !== undefined && typeof value !== 'function') {
     throw invalid(field, `Expected \`${field}\` to be a function, got ${describeValue(value)}`);
   }
