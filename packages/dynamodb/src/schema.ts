@@ -11,12 +11,15 @@
  * key), which `encodeURIComponent` (up to 9 bytes per character) would not.
  */
 
-/** Partition and sort key attribute names. */
+/** Partition key attribute name (string). */
 export const PK = 'PK';
+/** Sort key attribute name (string). */
 export const SK = 'SK';
-/** Parent → children index. */
+/** Name of the parent → children index. */
 export const CHILDREN_INDEX = 'GSI1';
+/** Partition key of the children index: the parent's partition. */
 export const GSI1PK = 'GSI1PK';
+/** Sort key of the children index: the child's partition. */
 export const GSI1SK = 'GSI1SK';
 /** TTL attribute: integer epoch seconds. */
 export const TTL = 'ttl';
@@ -26,10 +29,13 @@ export const TAT_PREFIX = 'tat:';
 /** Prefix of the per-limit consumed counter: `consumed:rpm`, updated in the same write. */
 export const CONSUMED_PREFIX = 'consumed:';
 
-/** Sort keys of the item kinds under an entity partition. */
+/** Sort key of the entity record in its partition. */
 export const ENTITY_SK = '#ENTITY';
+/** Sort key prefix of bucket items (followed by the encoded resource). */
 export const BUCKET_SK_PREFIX = '#BUCKET#';
+/** Sort key prefix of stored limit sets. */
 export const LIMITS_SK_PREFIX = '#LIMITS#';
+/** Sort key prefix of usage snapshots (followed by window, start and resource). */
 export const USAGE_SK_PREFIX = '#USAGE#';
 
 /**
