@@ -43,7 +43,7 @@ export interface HttpRateLimitOptions<Req> {
   rollbackOnError?: boolean;
   /** Refund the lease when the client disconnects before the response is complete. Default true. */
   rollbackOnAbort?: boolean;
-  /** Receives coded warnings (degraded mode, proxy and setup mistakes). Default: the limiter's logger, else `console`. */
+  /** Receives coded warnings (degraded mode, proxy and setup mistakes). Default `console`. */
   logger?: Logger;
 }
 
