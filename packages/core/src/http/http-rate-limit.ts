@@ -107,6 +107,8 @@ export class HttpRateLimit<Req> {
   private readonly rollbackOnAbort: boolean;
   /** Where coded warnings go. */
   readonly logger: Logger;
+  /** Set on the first request, so the per-request path does not touch the shared WeakSet again. */
+  private served = false;
 
   /**
    * @param options the user's options
@@ -149,7 +151,10 @@ export class HttpRateLimit<Req> {
 
   /** Decides one request. Errors thrown by the user's mapping functions propagate. */
   async decide(req: Req): Promise<HttpDecision> {
-    servedLimiters.add(this.limiter);
+    if (!this.served) {
+      this.served = true;
+      servedLimiters.add(this.limiter);
+    }
     if (this.skip && (await this.skip(req))) return { action: 'skip' };
     try {
       const entity = await this.entityOf(req);
