@@ -116,8 +116,17 @@ export class EntityError extends TollgateError {
 
 /** A lease was used after `commit`, `rollback` or `release`. */
 export class LeaseClosedError extends TollgateError {
-  constructor(operation: string) {
-    super('ERR_TOLLGATE_LEASE_CLOSED', `Cannot ${operation}: the lease is already closed`);
+  /**
+   * @param operation what was attempted (`commit`, `rollback`, `adjust`)
+   * @param settledBy how the lease was settled, when known
+   */
+  constructor(operation: string, settledBy?: 'commit' | 'rollback') {
+    super(
+      'ERR_TOLLGATE_LEASE_CLOSED',
+      settledBy === undefined
+        ? `Cannot ${operation}: the lease is already closed`
+        : `Cannot ${operation}: the lease is already ${settledBy === 'commit' ? 'committed' : 'rolled back'} (a lease is settled exactly once)`,
+    );
     this.name = 'LeaseClosedError';
   }
 }

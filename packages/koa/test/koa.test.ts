@@ -145,6 +145,7 @@ describe.each([
       const decision = decisions[0];
       return decision?.allowed === true && decision.lease.isClosed;
     }, 'the abandoned request is settled');
+    if (decisions[0]?.allowed) await decisions[0].lease.release();
     expect(downstreamRan).toBe(false);
     expect(await limiter.available({ entity: 'slow-key' })).toEqual({ rpm: 100, tpm: 10_000 });
   });

@@ -10,6 +10,7 @@ import {
   type Consumption,
   type HeaderStandard,
   type HttpRateLimitOptions,
+  type Lease,
   Limit,
   type Logger,
   MemoryStore,
@@ -243,6 +244,26 @@ export function unavailableStore(inner: Store, mode: 'throw' | 'hang'): Store {
   });
 }
 
+/**
+ * A Store whose lease writes (`adjust`) reach the backend only after
+ * `delayMs`, as over a slow network: a settle stays in flight long enough for
+ * a racing one to start.
+ */
+export function slowSettlingStore(inner: Store, delayMs: number): Store {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'inProcess') return false;
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (property !== 'adjust') return value.bind(target);
+      return async (...args: unknown[]) => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 /** Logger that records warnings. */
 export interface RecordingLogger extends Logger {
   readonly warnings: { message: string; code: unknown }[];
@@ -286,6 +307,8 @@ class RouteLog implements ContractRoutes {
   last: RateLimitState | undefined;
   hung: RateLimitState | undefined;
   streamed: RateLimitState | undefined;
+  /** Runs inside GET /status/:code before it answers (a handler settling its own lease). */
+  onStatus: ((state: RateLimitState | undefined) => void) | undefined;
   private releaseStream: () => void = () => {};
   private readonly streamGate = new Promise<void>((resolve) => {
     this.releaseStream = resolve;
@@ -303,6 +326,7 @@ class RouteLog implements ContractRoutes {
 
   status(state: RateLimitState | undefined, code: string): ContractResponse {
     this.last = state;
+    this.onStatus?.(state);
     return { status: Number(code), body: { status: Number(code) } };
   }
 
@@ -455,9 +479,18 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
 
     const apiKey = (req: ContractRequest) => req.header('x-api-key') as string;
 
+    /**
+     * Waits until a lease is settled: the adapter claimed it (`isClosed`) and
+     * its write is done (`release()` resolves with the settle under way).
+     */
+    const settledLease = async (lease: () => Lease | undefined, what: string) => {
+      await eventually(() => lease()?.isClosed === true, what);
+      await lease()?.release();
+    };
+
     /** Waits until the lease of the last /ok, /fail, /status or /chat request is settled. */
     const settled = (routes: RouteLog) =>
-      eventually(() => routes.last?.lease.isClosed === true, 'the request settles its lease');
+      settledLease(() => routes.last?.lease, 'the request settles its lease');
 
     describe('admission and headers', () => {
       it('admits up to the limit and answers 429 with Retry-After and the JSON body at the exact count', async () => {
@@ -902,7 +935,7 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         routes.finishStream();
         text += await readUntil(response, () => false);
         expect(text).toBe('data: first\n\ndata: last\n\n');
-        await eventually(() => routes.streamed?.lease.isClosed === true, 'the stream settles');
+        await settledLease(() => routes.streamed?.lease, 'the stream settles');
         expect(await limiter.available({ entity: 'k' })).toEqual({ rpm: 99, tpm: 965 });
       });
 
@@ -914,7 +947,7 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         await eventually(() => routes.hung !== undefined, 'the hanging request is admitted');
         expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 2 });
         destroy();
-        await eventually(() => routes.hung?.lease.isClosed === true, 'the aborted request is settled');
+        await settledLease(() => routes.hung?.lease, 'the aborted request is settled');
         expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 3 });
       });
 
@@ -924,9 +957,30 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         const exchange = rawGet(server, '/sse', { 'x-api-key': 'k' });
         await readUntil(await exchange.response, (body) => body.includes('data: first'));
         exchange.destroy();
-        await eventually(() => routes.streamed?.lease.isClosed === true, 'the abandoned stream settles');
+        await settledLease(() => routes.streamed?.lease, 'the abandoned stream settles');
         routes.finishStream();
         expect(await limiter.available({ entity: 'k' })).toEqual({ rpm: 100, tpm: 1000 });
+      });
+
+      it('settles once when the handler rolls its lease back itself and answers 500', async () => {
+        const { store, clock } = await fixture();
+        const limiter = new RateLimiter({
+          store: slowSettlingStore(store, 50),
+          limits: [Limit.perMinute('rpm', 3)],
+          clock: () => clock.now,
+          ...(storeFactory.timeoutMs === undefined ? {} : { timeoutMs: storeFactory.timeoutMs }),
+        });
+        const { server, routes } = await app({ limiter });
+        // One request holds a token the whole time: a second refund would give it back too.
+        const held = rawGet(server, '/hang');
+        void held.response.catch(() => {});
+        await eventually(() => routes.hung !== undefined, 'the hanging request is admitted');
+        routes.onStatus = (state) => void state?.lease.rollback();
+        await request(server).get('/status/500').expect(500);
+        await settled(routes);
+        await limiter.close();
+        expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 2 });
+        held.destroy();
       });
 
       it('commits a completed request exactly once, without settle warnings', async () => {
@@ -936,7 +990,7 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         const stream = rawGet(server, '/sse');
         routes.finishStream();
         await readUntil(await stream.response, () => false);
-        await eventually(() => routes.streamed?.lease.isClosed === true, 'the stream settles');
+        await settledLease(() => routes.streamed?.lease, 'the stream settles');
         expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 1, tpm: 993 });
         expect(logger.warnings).toEqual([]);
       });

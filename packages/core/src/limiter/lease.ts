@@ -44,7 +44,8 @@ export class Lease implements AsyncDisposable {
   private zipped: readonly LeaseBucket[] | undefined;
   private readonly pending = new Map<string, number>();
   private readonly settler: LeaseSettler;
-  private closed = false;
+  /** Set synchronously by the first settle call, so a racing one can never write again. */
+  private settlement: Settlement | undefined;
 
   /** @internal Created by `RateLimiter`. */
   constructor(init: LeaseInit) {
@@ -66,17 +67,26 @@ export class Lease implements AsyncDisposable {
     return this.zipped;
   }
 
-  /** Tokens held per limit name (the charge plus pending adjustments) on the entity's own bucket. */
+  /**
+   * Tokens held per limit name (the charge plus pending adjustments) on the
+   * entity's own bucket. A null-prototype object: any valid limit name,
+   * `constructor` included, is an own key or absent.
+   */
   get consumed(): Consumption {
-    const totals: Record<string, number> = {};
+    const totals: Record<string, number> = Object.create(null);
     for (const { limit, cost } of this.charged[0]?.charges ?? []) totals[limit.name] = cost;
     for (const [name, delta] of this.pending) totals[name] = (totals[name] ?? 0) + delta;
     return totals;
   }
 
-  /** True once committed, rolled back or released. */
+  /** True from the moment a commit, rollback or release starts (not only once its write is done). */
   get isClosed(): boolean {
-    return this.closed;
+    return this.settlement !== undefined;
+  }
+
+  /** How the lease was settled (or is being settled): `'commit'`, `'rollback'`, or undefined while open. */
+  get settledBy(): 'commit' | 'rollback' | undefined {
+    return this.settlement?.kind;
   }
 
   /**
@@ -85,7 +95,7 @@ export class Lease implements AsyncDisposable {
    * entity and every ancestor the lease charged.
    */
   async adjust(delta: Consumption): Promise<void> {
-    if (this.closed) throw new LeaseClosedError('adjust');
+    if (this.settlement) throw new LeaseClosedError('adjust');
     const changes = validateConsumption(delta, 'adjust', true);
     const known = new Set(this.charged.flatMap((bucket) => bucket.limits.map((limit) => limit.name)));
     const consumed = this.consumed;
@@ -108,38 +118,64 @@ export class Lease implements AsyncDisposable {
     for (const [name, change] of changes) this.pending.set(name, (this.pending.get(name) ?? 0) + change);
   }
 
-  /** Writes pending adjustments (nothing to write costs no round trip) and closes the lease. */
-  async commit(): Promise<void> {
-    if (this.closed) throw new LeaseClosedError('commit');
-    if (this.pending.size === 0) {
-      this.closed = true;
-      return;
-    }
-    await this.write(this.adjustments((name) => this.pending.get(name) ?? 0));
-    this.closed = true;
+  /**
+   * Writes pending adjustments (nothing to write costs no round trip) and
+   * closes the lease. A lease is settled exactly once: a concurrent `commit`
+   * shares the first one's outcome; a `rollback` racing it, or any settle call
+   * after it finished, throws `LeaseClosedError`.
+   */
+  commit(): Promise<void> {
+    return this.settle('commit', () =>
+      this.pending.size === 0 ? [] : this.adjustments((name) => this.pending.get(name) ?? 0),
+    );
   }
 
-  /** Refunds everything the lease took and closes it. Pending adjustments are dropped. */
-  async rollback(): Promise<void> {
-    if (this.closed) throw new LeaseClosedError('rollback');
-    await this.write(
+  /**
+   * Refunds everything the lease took and closes it; pending adjustments are
+   * dropped. Settled exactly once, like {@link commit}.
+   */
+  rollback(): Promise<void> {
+    return this.settle('rollback', () =>
       this.charged.map((bucket) => ({
         entity: bucket.entity,
         resource: bucket.resource,
         adjustments: bucket.charges.map(({ limit, cost }) => ({ limit, delta: -cost })),
       })),
     );
-    this.closed = true;
   }
 
-  /** Commits if still open; does nothing if already closed. For `await using`. */
-  async release(): Promise<void> {
-    if (!this.closed) await this.commit();
+  /**
+   * Commits if still open; otherwise resolves with the outcome of the settle
+   * already under way or done (never a second write). For `await using`.
+   */
+  release(): Promise<void> {
+    return this.settlement ? this.settlement.done.then(noop, noop) : this.commit();
   }
 
   /** `await using lease = await limiter.acquire(...)` commits at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
+  }
+
+  private settle(kind: Settlement['kind'], adjustments: () => BucketAdjustment[]): Promise<void> {
+    const { settlement } = this;
+    if (settlement) {
+      if (settlement.kind === kind && settlement.inFlight) return settlement.done;
+      return Promise.reject(new LeaseClosedError(kind, settlement.kind));
+    }
+    // Claim the lease before any await: whoever calls second sees it taken.
+    const started: Settlement = { kind, inFlight: true, done: Promise.resolve() };
+    this.settlement = started;
+    let done: Promise<void>;
+    try {
+      done = this.write(adjustments());
+    } catch (error) {
+      done = Promise.reject(error);
+    }
+    started.done = done.finally(() => {
+      started.inFlight = false;
+    });
+    return started.done;
   }
 
   private adjustments(deltaOf: (name: string) => number): BucketAdjustment[] {
@@ -159,3 +195,12 @@ export class Lease implements AsyncDisposable {
     await this.settler.settle(adjustments);
   }
 }
+
+/** The one settle call a lease accepts. */
+interface Settlement {
+  readonly kind: 'commit' | 'rollback';
+  inFlight: boolean;
+  done: Promise<void>;
+}
+
+function noop(): void {}
