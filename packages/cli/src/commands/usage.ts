@@ -59,12 +59,17 @@ export function usageTable(snapshots: readonly UsageSnapshot[], entity: string):
   const rows: (string | number)[][] = snapshots.map((snapshot) => [
     new Date(snapshot.start).toISOString().replace('.000Z', 'Z'),
     snapshot.resource,
-    ...limits.map((limit) => snapshot.consumed[limit] ?? 0),
+    ...limits.map((limit) => consumedOf(snapshot, limit)),
   ]);
   if (snapshots.length > 1) {
     const total = (limit: string) =>
-      snapshots.reduce((sum, snapshot) => sum + (snapshot.consumed[limit] ?? 0), 0);
+      snapshots.reduce((sum, snapshot) => sum + consumedOf(snapshot, limit), 0);
     rows.push(['total', '', ...limits.map(total)]);
   }
   return table(['window start (UTC)', 'resource', ...limits], rows);
+}
+
+/** Tokens of one limit in a snapshot; own keys only (a limit may be named `constructor`). */
+function consumedOf(snapshot: UsageSnapshot, limit: string): number {
+  return Object.hasOwn(snapshot.consumed, limit) ? (snapshot.consumed[limit] ?? 0) : 0;
 }

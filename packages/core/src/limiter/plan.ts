@@ -126,15 +126,18 @@ export function validateConsumption(
   field: string,
   allowNegative = false,
 ): Map<string, number> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isPlainObject(value)) {
     throw new ValidationError(
       'ERR_TOLLGATE_INVALID_COST',
-      `Expected \`${field}\` to be an object of limit name → tokens, got ${describeValue(value)}`,
+      `Expected \`${field}\` to be a plain object of limit name → tokens, got ${describeValue(value)}`,
       field,
     );
   }
   const costs = new Map<string, number>();
-  for (const [name, cost] of Object.entries(value)) {
+  for (const name of Object.keys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, name);
+    // A getter could answer differently on every read: only data properties are costs.
+    const cost: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
     if (!LIMIT_NAME_PATTERN.test(name)) {
       throw new ValidationError(
         'ERR_TOLLGATE_UNKNOWN_LIMIT',
@@ -153,4 +156,15 @@ export function validateConsumption(
     costs.set(name, cost);
   }
   return costs;
+}
+
+/**
+ * True for `{ ... }` literals and `Object.create(null)`: not a Map, an array,
+ * a class instance or an object that inherits its costs (which
+ * `Object.entries` would not see, charging nothing).
+ */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }

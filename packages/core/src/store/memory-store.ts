@@ -101,8 +101,8 @@ export class MemoryStore implements Store {
       const [hour, day] = this.usageEntries(bucket, stored, nowNs);
       for (const { limit, cost } of bucket.charges) {
         stored.tats.set(limit.name, chargedTat(stored.tats.get(limit.name), nowNs, limit, cost));
-        hour.consumed[limit.name] = (hour.consumed[limit.name] ?? 0) + cost;
-        day.consumed[limit.name] = (day.consumed[limit.name] ?? 0) + cost;
+        addTokens(hour.consumed, limit.name, cost);
+        addTokens(day.consumed, limit.name, cost);
       }
       states.push(snapshot(bucket, stored));
     }
@@ -119,7 +119,7 @@ export class MemoryStore implements Store {
         const tat = adjustedTat(stored.tats.get(limit.name), nowNs, limit, delta);
         if (tat === undefined) stored.tats.delete(limit.name);
         else stored.tats.set(limit.name, tat);
-        for (const entry of usage) entry.consumed[limit.name] = (entry.consumed[limit.name] ?? 0) + delta;
+        for (const entry of usage) addTokens(entry.consumed, limit.name, delta);
       }
     }
   }
@@ -299,6 +299,11 @@ export class MemoryStore implements Store {
     entry.calls += 1;
     this.counters[kind] = entry;
   }
+}
+
+/** Adds to a name-keyed counter; own properties only, so `constructor` is a limit name like any other. */
+function addTokens(counters: Record<string, number>, name: string, tokens: number): void {
+  counters[name] = (Object.hasOwn(counters, name) ? (counters[name] ?? 0) : 0) + tokens;
 }
 
 function snapshot(key: BucketKey, bucket: MemoryBucket | undefined): BucketState {
