@@ -19,7 +19,10 @@ describe('GCRA math', () => {
   it('counts available tokens from tat', () => {
     expect(gcra.availableTokens(undefined, now, limit)).toBe(10);
     expect(gcra.availableTokens(now + ms(250), now, limit)).toBe(7);
-    expect(gcra.availableTokens(now + ms(2000), now, limit)).toBe(0);
+    expect(gcra.availableTokens(now + ms(1000), now, limit)).toBe(0);
+    // In debt: signed, rounded down (half a token short is −1 whole token).
+    expect(gcra.availableTokens(now + ms(2000), now, limit)).toBe(-10);
+    expect(gcra.availableTokens(now + ms(1050), now, limit)).toBe(-1);
   });
 
   it('lets debt push tat beyond tau, delaying admission by exactly the debt', () => {

@@ -56,9 +56,11 @@ export class ReferenceBucket {
     this.level = level > this.full ? this.full : level;
   }
 
+  /** Whole tokens, rounded down: negative while in debt. */
   available(nowNs: bigint): number {
     this.refill(nowNs);
-    return this.level <= 0n ? 0 : Number(this.level / this.periodNs);
+    const whole = this.level / this.periodNs;
+    return Number(this.level < 0n && whole * this.periodNs !== this.level ? whole - 1n : whole);
   }
 
   /** Whole ms (rounded up) until `cost` tokens are there. */

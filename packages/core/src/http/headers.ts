@@ -35,7 +35,7 @@ export function rateLimitHeaders(
       .map((status) => `${policyName(status)};q=${status.capacity};w=${windowSeconds(status)}`)
       .join(', ');
     headers['RateLimit'] = statuses
-      .map((status) => `${policyName(status)};r=${status.available};t=${secondsCeil(status.resetAfterMs)}`)
+      .map((status) => `${policyName(status)};r=${remaining(status)};t=${secondsCeil(status.resetAfterMs)}`)
       .join(', ');
   } else if (options.standard === 'draft-6') {
     const tightest = tightestStatus(statuses);
@@ -43,13 +43,13 @@ export function rateLimitHeaders(
       .map((status) => `${status.capacity};w=${windowSeconds(status)}`)
       .join(', ');
     headers['RateLimit-Limit'] = String(tightest.capacity);
-    headers['RateLimit-Remaining'] = String(tightest.available);
+    headers['RateLimit-Remaining'] = String(remaining(tightest));
     headers['RateLimit-Reset'] = String(secondsCeil(tightest.resetAfterMs));
   }
   if (options.legacy) {
     const tightest = tightestStatus(statuses);
     headers['X-RateLimit-Limit'] = String(tightest.capacity);
-    headers['X-RateLimit-Remaining'] = String(tightest.available);
+    headers['X-RateLimit-Remaining'] = String(remaining(tightest));
     headers['X-RateLimit-Reset'] = String(Math.ceil((options.nowMs + tightest.resetAfterMs) / 1000));
   }
   return headers;
@@ -82,6 +82,11 @@ function policyName(status: LimitStatus): string {
 /** Seconds to refill the whole bucket: capacity × period / amount, rounded up. */
 function windowSeconds(status: LimitStatus): number {
   return Math.max(1, Math.ceil((status.capacity * status.refillPeriodMs) / status.refillAmount / 1000));
+}
+
+/** Tokens left as headers state them: never below 0 (`LimitStatus.available` is negative in debt). */
+function remaining(status: LimitStatus): number {
+  return Math.max(0, status.available);
 }
 
 function secondsCeil(ms: number): number {

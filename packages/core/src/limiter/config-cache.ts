@@ -6,41 +6,58 @@ import { type EntityRecord, type LimitScope, type LoadedConfig, scopeKey } from 
 export interface ConfigView {
   entity(id: string): EntityRecord | null;
   limits(scope: LimitScope): readonly Limit[] | null;
+  /** When the oldest entry of this view was read from the store (clock ms): its age bounds staleness. */
+  readonly loadedAt: number;
+}
+
+/** A cached value with the instant its fetch started (conservative: the store read it no earlier). */
+interface Entry {
+  readonly value: Cached;
+  readonly loadedAt: number;
 }
 
 type Cached = EntityRecord | readonly Limit[] | null;
 type Fetch = (entityIds: string[], scopes: LimitScope[]) => Promise<LoadedConfig>;
+type Clock = () => number;
 
 /**
  * TTL cache of entity records and stored limit sets, negative entries
  * included. Misses of one call are fetched together (one store round trip);
  * concurrent misses of the same key share one fetch (single flight). The
- * limiter's own writes invalidate; other processes' writes show after the TTL.
+ * limiter's own writes invalidate; other processes' writes show within the
+ * TTL, counted from when the fetch started (not when its answer arrived).
  */
 export class ConfigCache {
-  private readonly cache: LRUCache<string, { value: Cached }> | undefined;
-  private readonly inFlight = new Map<string, Promise<Cached>>();
+  private readonly cache: LRUCache<string, Entry> | undefined;
+  private readonly inFlight = new Map<string, Promise<Entry>>();
   private generation = 0;
 
-  constructor(ttlMs: number, maxEntries: number) {
-    this.cache = ttlMs > 0 ? new LRUCache({ max: maxEntries, ttl: ttlMs }) : undefined;
+  constructor(
+    private readonly ttlMs: number,
+    maxEntries: number,
+    private readonly clock: Clock = Date.now,
+  ) {
+    this.cache =
+      ttlMs > 0
+        ? new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: clock }, ttlResolution: 0 })
+        : undefined;
   }
 
   /** Returns the records for `entityIds` and `scopes`, fetching every miss in one call. */
   async view(entityIds: readonly string[], scopes: readonly LimitScope[], fetch: Fetch): Promise<ConfigView> {
-    const found = new Map<string, Cached>();
+    const found = new Map<string, Entry>();
     const pending: Array<Promise<void>> = [];
     const missingEntities: string[] = [];
     const missingScopes: LimitScope[] = [];
     const consider = (key: string, onMiss: () => void): void => {
       const hit = this.cache?.get(key);
       if (hit) {
-        found.set(key, hit.value);
+        found.set(key, hit);
         return;
       }
       const flying = this.inFlight.get(key);
       if (flying !== undefined) {
-        pending.push(flying.then((value) => void found.set(key, value)));
+        pending.push(flying.then((entry) => void found.set(key, entry)));
         return;
       }
       onMiss();
@@ -51,9 +68,12 @@ export class ConfigCache {
       pending.push(this.fetchMisses(missingEntities, missingScopes, fetch, found));
     }
     await Promise.all(pending);
+    let loadedAt = Number.POSITIVE_INFINITY;
+    for (const entry of found.values()) loadedAt = Math.min(loadedAt, entry.loadedAt);
     return {
-      entity: (id) => (found.get(entityKey(id)) as EntityRecord | null | undefined) ?? null,
-      limits: (scope) => (found.get(limitsKey(scope)) as readonly Limit[] | null | undefined) ?? null,
+      entity: (id) => (found.get(entityKey(id))?.value as EntityRecord | null | undefined) ?? null,
+      limits: (scope) => (found.get(limitsKey(scope))?.value as readonly Limit[] | null | undefined) ?? null,
+      loadedAt,
     };
   }
 
@@ -85,25 +105,29 @@ export class ConfigCache {
     entityIds: string[],
     scopes: LimitScope[],
     fetch: Fetch,
-    found: Map<string, Cached>,
+    found: Map<string, Entry>,
   ): Promise<void> {
     const startedAt = this.generation;
+    const loadedAt = this.clock();
     const batch = fetch(entityIds, scopes).then((loaded) => {
-      const values = new Map<string, Cached>();
-      for (const id of entityIds) values.set(entityKey(id), loaded.entities.get(id) ?? null);
+      const values = new Map<string, Entry>();
+      for (const id of entityIds)
+        values.set(entityKey(id), { value: loaded.entities.get(id) ?? null, loadedAt });
       for (const scope of scopes) {
         const definitions = loaded.limits.get(scopeKey(scope));
-        values.set(limitsKey(scope), definitions ? toLimits(definitions) : null);
+        values.set(limitsKey(scope), { value: definitions ? toLimits(definitions) : null, loadedAt });
       }
+      // The TTL runs from the start of the fetch: the answer may already be that old.
+      const ttl = this.ttlMs - (this.clock() - loadedAt);
       // A write by this limiter during the fetch may have made the answer stale: do not cache it.
-      if (this.cache && this.generation === startedAt) {
-        for (const [key, value] of values) this.cache.set(key, { value });
+      if (this.cache && this.generation === startedAt && ttl > 0) {
+        for (const [key, entry] of values) this.cache.set(key, entry, { ttl });
       }
       return values;
     });
     const keys = [...entityIds.map(entityKey), ...scopes.map(limitsKey)];
     for (const key of keys) {
-      const single = batch.then((values) => values.get(key) ?? null);
+      const single = batch.then((values) => values.get(key) ?? { value: null, loadedAt });
       single.catch(() => undefined);
       this.inFlight.set(key, single);
     }

@@ -15,6 +15,7 @@ import {
   type BucketCharge,
   type BucketState,
   bucketId,
+  type ChargeResult,
   type EntityRecord,
   type LimitScope,
   type Store,
@@ -89,20 +90,33 @@ export class RateLimiter {
   private readonly options: ResolvedOptions;
   private readonly config: ConfigCache;
   private readonly denied: DenyCache | undefined;
-  /** Resolved buckets and limits per (entity, resource): the hot path skips config lookups. */
+  /**
+   * Resolved buckets and limits per (entity, resource): the hot path skips
+   * config lookups. Each plan expires when the oldest config entry it was
+   * built from does, so no process enforces config older than the TTL.
+   */
   private readonly plans: LRUCache<string, PlannedBucket[]> | undefined;
+  /** The latest `now` used: the limiter's time never goes backwards. */
+  private lastNowNs = 0n;
   private configGeneration = 0;
-  /** Lease writes under way, awaited by `close()` so a shutdown loses no refund. */
-  private readonly settling = new Set<Promise<void>>();
+  /** Lease writes and late refunds under way, awaited by `close()` so a shutdown loses no refund. */
+  private readonly settling = new Set<Promise<unknown>>();
   private unavailableWarned = false;
 
   constructor(options: RateLimiterOptions) {
     this.options = resolveOptions(options);
-    this.config = new ConfigCache(this.options.configCacheTtlMs, this.options.configCacheMaxEntries);
+    const { clock, configCacheTtlMs, configCacheMaxEntries } = this.options;
+    this.config = new ConfigCache(configCacheTtlMs, configCacheMaxEntries, clock);
     this.denied = this.options.denyCache ? new DenyCache(this.options.denyCacheMaxEntries) : undefined;
     this.plans =
-      this.options.configCacheTtlMs > 0
-        ? new LRUCache({ max: this.options.configCacheMaxEntries, ttl: this.options.configCacheTtlMs })
+      configCacheTtlMs > 0
+        ? new LRUCache({
+            max: configCacheMaxEntries,
+            ttl: configCacheTtlMs,
+            // Expiry on the limiter's clock (injectable), read on every lookup.
+            perf: { now: clock },
+            ttlResolution: 0,
+          })
         : undefined;
     noteLimiterConstructed(this.options.logger);
   }
@@ -137,14 +151,16 @@ export class RateLimiter {
 
   /** Like {@link acquire}, but answers a limit with `{ allowed: false, retryAfterMs }` instead of throwing. */
   async tryAcquire(request: AcquireRequest): Promise<Decision> {
-    const { entity } = request;
+    const { entity, signal } = request;
     const resource = validateTarget(entity, request.resource);
     const override = validateOverride(request.limits);
+    validateSignal(signal, 'signal');
     let buckets = override === undefined ? this.cachedPlan(entity, resource) : undefined;
     if (buckets === undefined) {
       try {
-        buckets = await this.plan(entity, resource, override);
+        buckets = await this.plan(entity, resource, override, signal);
       } catch (error) {
+        if (signal?.aborted) throw signal.reason;
         return this.degradeOrThrow(error, entity, resource);
       }
     }
@@ -157,29 +173,38 @@ export class RateLimiter {
       return this.rejection(buckets, charges, remembered, nowNs);
     }
 
-    let result: { admitted: boolean; buckets: readonly BucketState[] };
+    let result: ChargeResult;
     try {
       const { store } = this.options;
       if (!charges.some((bucket) => bucket.charges.length > 0)) {
-        result = { admitted: true, buckets: await this.readBuckets(charges) };
-      } else if (store.inProcess === true) {
+        result = { admitted: true, buckets: await this.readBuckets(charges, signal) };
+      } else if (store.inProcess === true && signal === undefined) {
         // No I/O to time out: skip the deadline timer on the hot path (errors are still mapped).
         result = await store.charge({ nowNs, buckets: charges, signal: NEVER_ABORTED });
       } else {
-        result = await this.call('charge', (signal) => store.charge({ nowNs, buckets: charges, signal }));
+        result = await this.call(
+          'charge',
+          (storeSignal) => store.charge({ nowNs, buckets: charges, signal: storeSignal }),
+          signal,
+          // The caller got an error (deadline or abort), so a charge that lands after it is refunded.
+          (running) => this.refundIfAdmitted(running, charges),
+        );
       }
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       return this.degradeOrThrow(asStoreFailure('charge', error), entity, resource);
     }
     this.unavailableWarned = false;
-    if (!result.admitted) return this.rejection(buckets, charges, result.buckets, nowNs);
+    // A store that batches concurrent calls decides at the instant its write is sent.
+    const decidedNs = result.nowNs ?? nowNs;
+    if (!result.admitted) return this.rejection(buckets, charges, result.buckets, decidedNs);
     this.denied?.forget(charges);
     return new AdmittedDecision(
       new Lease({ entity, resource, buckets, charges, settler: this, degraded: false }),
       buckets,
       charges,
       result.buckets,
-      nowNs,
+      decidedNs,
     );
   }
 
@@ -208,11 +233,14 @@ export class RateLimiter {
     const buckets = await this.plan(query.entity, resource, validateOverride(query.limits));
     const nowNs = this.nowNs();
     const states = await this.readBuckets(buckets);
-    const result: Record<string, number> = {};
+    // Keyed by limit name: null prototype, so `constructor` is just another name.
+    const result: Record<string, number> = Object.create(null);
     buckets.forEach((bucket, index) => {
       for (const limit of bucket.limits) {
         const tokens = availableTokens(states[index]?.tats.get(limit.name), nowNs, limit);
-        result[limit.name] = Math.min(result[limit.name] ?? tokens, tokens);
+        result[limit.name] = Object.hasOwn(result, limit.name)
+          ? Math.min(result[limit.name] ?? tokens, tokens)
+          : tokens;
       }
     });
     return result;
@@ -432,12 +460,44 @@ export class RateLimiter {
     return write;
   }
 
+  /**
+   * Refunds a charge still on the wire when its caller was answered with an
+   * error (deadline or abort), if it lands admitted. `close()` waits for it.
+   */
+  private refundIfAdmitted(running: Promise<ChargeResult>, charges: readonly BucketCharge[]): void {
+    const refund = running.then(
+      (late) => {
+        if (!late.admitted) return undefined;
+        const refunds = charges.map(({ entity, resource, charges: taken }) => ({
+          entity,
+          resource,
+          adjustments: taken.map(({ limit, cost }) => ({ limit, delta: -cost })),
+        }));
+        return this.settle(refunds).catch((error: unknown) => {
+          this.options.logger.warn(
+            `WARN_TOLLGATE_SETTLE_FAILED: could not refund a charge that landed after its caller gave up: ${error instanceof Error ? error.message : String(error)}`,
+            {
+              code: 'WARN_TOLLGATE_SETTLE_FAILED',
+              entity: charges[0]?.entity,
+              resource: charges[0]?.resource,
+            },
+          );
+        });
+      },
+      () => undefined,
+    );
+    this.settling.add(refund);
+    void refund.finally(() => this.settling.delete(refund));
+  }
+
   private async acquireWaiting(request: AcquireRequest, wait: WaitOptions): Promise<Lease> {
     validateWait(wait);
     const startedAt = this.options.clock();
+    // The wait's signal also reaches each store call: an abort mid-charge refunds it.
+    const attempt: AcquireRequest = wait.signal === undefined ? request : { ...request, signal: wait.signal };
     for (;;) {
       wait.signal?.throwIfAborted();
-      const decision = await this.tryAcquire(request);
+      const decision = await this.tryAcquire(attempt);
       if (decision.allowed) return decision.lease;
       const waited = this.options.clock() - startedAt;
       if (waited + decision.retryAfterMs > wait.maxMs) throw decision.error;
@@ -455,16 +515,19 @@ export class RateLimiter {
     entity: string,
     resource: string,
     override: readonly Limit[] | undefined,
+    signal?: AbortSignal,
   ): Promise<PlannedBucket[]> {
     if (override !== undefined || this.plans === undefined)
-      return this.resolvePlan(entity, resource, override);
+      return (await this.resolvePlan(entity, resource, override, signal)).buckets;
     const key = bucketId({ entity, resource });
     const cached = this.plans.get(key);
     if (cached) return cached;
     const generation = this.configGeneration;
-    const planned = await this.resolvePlan(entity, resource, undefined);
-    if (generation === this.configGeneration) this.plans.set(key, planned);
-    return planned;
+    const planned = await this.resolvePlan(entity, resource, undefined, signal);
+    // A plan lives no longer than the oldest config entry it was built from.
+    const ttl = this.options.configCacheTtlMs - (this.options.clock() - planned.loadedAt);
+    if (generation === this.configGeneration && ttl > 0) this.plans.set(key, planned.buckets, { ttl });
+    return planned.buckets;
   }
 
   /** Config of this limiter changed: cached plans may be stale. */
@@ -478,8 +541,10 @@ export class RateLimiter {
     entity: string,
     resource: string,
     override: readonly Limit[] | undefined,
-  ): Promise<PlannedBucket[]> {
+    signal?: AbortSignal,
+  ): Promise<{ buckets: PlannedBucket[]; loadedAt: number }> {
     const buckets: PlannedBucket[] = [];
+    let loadedAt = Number.POSITIVE_INFINITY;
     const seen = new Set<string>();
     let current: string | undefined = entity;
     for (let depth = 0; current !== undefined; depth += 1) {
@@ -493,14 +558,22 @@ export class RateLimiter {
           : scopesOf(current, resource)
         : scopesOf(current, resource).slice(0, 2);
       const view: ConfigView = await this.config.view([current], scopes, (ids, missing) =>
-        this.call('loadConfig', (signal) =>
-          this.options.store.loadConfig({ entityIds: ids, scopes: missing, signal }),
+        this.call(
+          'loadConfig',
+          (storeSignal) =>
+            this.options.store.loadConfig({ entityIds: ids, scopes: missing, signal: storeSignal }),
+          signal,
         ),
       );
+      loadedAt = Math.min(loadedAt, view.loadedAt);
       const limits = own
         ? (override ?? limitsFor(view, current, resource, this.options.limits))
         : limitsFor(
-            { entity: view.entity, limits: (s) => (s.entity === undefined ? null : view.limits(s)) },
+            {
+              entity: view.entity,
+              limits: (s) => (s.entity === undefined ? null : view.limits(s)),
+              loadedAt: view.loadedAt,
+            },
             current,
             resource,
             [],
@@ -518,7 +591,7 @@ export class RateLimiter {
       current =
         parent !== undefined && !seen.has(parent) && depth + 1 < MAX_CASCADE_DEPTH ? parent : undefined;
     }
-    return buckets;
+    return { buckets, loadedAt };
   }
 
   private rejection(
@@ -559,21 +632,41 @@ export class RateLimiter {
     };
   }
 
-  private readBuckets(keys: readonly { entity: string; resource: string }[]): Promise<BucketState[]> {
-    return this.call('getBuckets', (signal) =>
-      this.options.store.getBuckets({
-        keys: keys.map(({ entity, resource }) => ({ entity, resource })),
-        signal,
-      }),
+  private readBuckets(
+    keys: readonly { entity: string; resource: string }[],
+    signal?: AbortSignal,
+  ): Promise<BucketState[]> {
+    return this.call(
+      'getBuckets',
+      (storeSignal) =>
+        this.options.store.getBuckets({
+          keys: keys.map(({ entity, resource }) => ({ entity, resource })),
+          signal: storeSignal,
+        }),
+      signal,
     );
   }
 
-  private call<T>(operation: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return callStore(operation, this.options.timeoutMs, run, this.options.store.inProcess === true);
+  private call<T>(
+    operation: string,
+    run: (signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+    onAbandoned?: (running: Promise<T>) => void,
+  ): Promise<T> {
+    return callStore(operation, this.options.timeoutMs, run, this.options.store.inProcess === true, {
+      signal,
+      onAbandoned,
+    });
   }
 
+  /**
+   * The clock in ns, never behind a reading this limiter already used: a clock
+   * stepped back then forward again would otherwise credit the same refill twice.
+   */
   private nowNs(): bigint {
-    return msToNs(this.options.clock());
+    const now = msToNs(this.options.clock());
+    if (now > this.lastNowNs) this.lastNowNs = now;
+    return this.lastNowNs;
   }
 }
 
@@ -591,6 +684,16 @@ function validateScope(scope: unknown): LimitScope {
   return { ...(entity === undefined ? {} : { entity }), ...(resource === undefined ? {} : { resource }) };
 }
 
+function validateSignal(signal: unknown, field: string): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected \`${field}\` to be an AbortSignal, got ${describeValue(signal)}`,
+      field,
+    );
+  }
+}
+
 function validateWait(wait: WaitOptions): void {
   if (
     typeof wait !== 'object' ||
@@ -605,13 +708,7 @@ function validateWait(wait: WaitOptions): void {
       'wait.maxMs',
     );
   }
-  if (wait.signal !== undefined && !(wait.signal instanceof AbortSignal)) {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_OPTION',
-      `Expected \`wait.signal\` to be an AbortSignal, got ${describeValue(wait.signal)}`,
-      'wait.signal',
-    );
-  }
+  validateSignal(wait.signal, 'wait.signal');
 }
 
 function toMs(value: number | Date | undefined, field: string): number | undefined {

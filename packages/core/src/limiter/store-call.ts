@@ -1,47 +1,80 @@
 import { isTollgateError, RateLimiterUnavailable } from '../errors.js';
 
+/** Optional parts of {@link callStore}. */
+export interface StoreCallOptions<T> {
+  /** The caller's own signal: when it aborts, the call rejects with its reason at once. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Receives the store call still under way when the call already rejected
+   * (deadline or abort), e.g. to refund a charge that lands for a caller who left.
+   */
+  readonly onAbandoned?: ((running: Promise<T>) => void) | undefined;
+}
+
 /**
  * Runs one store call under a deadline. Whatever the store throws that is not
  * a Tollgate error (SDK, network, throttling, a custom store's bug) becomes
  * `RateLimiterUnavailable` with the original as `cause`, so a store failure is
  * never mistaken for a limit decision. The deadline also wins when a store
- * ignores the abort signal.
+ * ignores the abort signal. An abort of the caller's signal rejects with the
+ * signal's reason, unwrapped.
  */
 export function callStore<T>(
   operation: string,
   timeoutMs: number,
   call: (signal: AbortSignal) => Promise<T>,
   inProcess = false,
+  options: StoreCallOptions<T> = {},
 ): Promise<T> {
-  return inProcess ? callInProcess(operation, call) : callWithDeadline(operation, timeoutMs, call);
+  if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+  return inProcess && options.signal === undefined
+    ? callInProcess(operation, call)
+    : callWithDeadline(operation, inProcess ? undefined : timeoutMs, call, options);
 }
 
 async function callWithDeadline<T>(
   operation: string,
-  timeoutMs: number,
+  timeoutMs: number | undefined,
   call: (signal: AbortSignal) => Promise<T>,
+  options: StoreCallOptions<T>,
 ): Promise<T> {
   const controller = new AbortController();
+  const { signal: callerSignal, onAbandoned } = options;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new RateLimiterUnavailable(
-        `Store call \`${operation}\` did not finish within timeoutMs (${timeoutMs} ms)`,
-      );
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs);
+  let onCallerAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        const error = new RateLimiterUnavailable(
+          `Store call \`${operation}\` did not finish within timeoutMs (${timeoutMs} ms)`,
+        );
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    }
+    if (callerSignal !== undefined) {
+      onCallerAbort = () => {
+        controller.abort(callerSignal.reason);
+        reject(callerSignal.reason);
+      };
+      callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+    }
   });
+  const running = call(controller.signal);
   try {
-    return await Promise.race([call(controller.signal), deadline]);
+    return await Promise.race([running, stopped]);
   } catch (error) {
-    if (isTollgateError(error)) throw error;
-    if (controller.signal.aborted && isTollgateError(controller.signal.reason))
-      throw controller.signal.reason;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new RateLimiterUnavailable(`Store call \`${operation}\` failed: ${reason}`, { cause: error });
+    if (controller.signal.aborted) {
+      running.catch(() => undefined);
+      onAbandoned?.(running);
+      const reason: unknown = controller.signal.reason;
+      if (callerSignal?.aborted && reason === callerSignal.reason) throw reason;
+      if (isTollgateError(reason)) throw reason;
+    }
+    throw asStoreFailure(operation, error);
   } finally {
     clearTimeout(timer);
+    if (onCallerAbort !== undefined) callerSignal?.removeEventListener('abort', onCallerAbort);
   }
 }
 

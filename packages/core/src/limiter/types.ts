@@ -11,7 +11,10 @@ export interface LimitStatus {
   limit: string;
   /** Bucket capacity (burst ceiling). */
   capacity: number;
-  /** Whole tokens left after this call (before it, when the call was rejected). */
+  /**
+   * Whole tokens left after this call (before it, when the call was rejected);
+   * negative while the bucket is in debt. Headers state it clamped at 0.
+   */
   available: number;
   /** Tokens this call asked for (0 when the limit was not charged). */
   requested: number;
@@ -41,6 +44,11 @@ export interface AcquireRequest {
   consume?: Consumption;
   /** Limits for this call only, overriding every stored or default limit. */
   limits?: readonly Limit[];
+  /**
+   * Aborts the call: it rejects with the signal's reason, and a charge that
+   * lands in the store after the abort is refunded.
+   */
+  signal?: AbortSignal;
 }
 
 /** Client-side throttling: wait for capacity instead of failing. */

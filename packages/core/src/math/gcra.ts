@@ -45,11 +45,16 @@ export function waitNs(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit,
   return wait > 0n ? wait : 0n;
 }
 
-/** Whole tokens available now, between 0 (also when in debt) and capacity. */
+/**
+ * Whole tokens available now: `floor((now + tau − max(tat, now)) / T)`, at
+ * most the capacity and negative while the bucket is in debt (after
+ * adjustments above what was charged), so callers can see how deep.
+ */
 export function availableTokens(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit): number {
   const free = nowNs + limit.tauNs - startOf(tat, nowNs);
-  if (free <= 0n) return 0;
-  return Number(free / limit.emissionIntervalNs);
+  const whole = free / limit.emissionIntervalNs;
+  // BigInt division truncates toward zero; debt must round down (−0.5 token is −1 whole token).
+  return Number(free < 0n && whole * limit.emissionIntervalNs !== free ? whole - 1n : whole);
 }
 
 /** Nanoseconds until the bucket is full again (0 when full). */
