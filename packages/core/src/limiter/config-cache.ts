@@ -37,21 +37,21 @@ export class ConfigCache {
     maxEntries: number,
     private readonly clock: Clock = Date.now,
   ) {
-    this.cache =
-      ttlMs > 0
-        ? new LRUCache({ max: maxEntries, ttl: ttlMs, perf: { now: clock }, ttlResolution: 0 })
-        : undefined;
+    // Expiry is checked by hand (`loadedAt + ttlMs`): lru-cache's own TTL bookkeeping costs more
+    // than the lookup on this path.
+    this.cache = ttlMs > 0 ? new LRUCache({ max: maxEntries }) : undefined;
   }
 
   /** Returns the records for `entityIds` and `scopes`, fetching every miss in one call. */
   async view(entityIds: readonly string[], scopes: readonly LimitScope[], fetch: Fetch): Promise<ConfigView> {
     const found = new Map<string, Entry>();
+    const oldestFresh = this.clock() - this.ttlMs;
     const pending: Array<Promise<void>> = [];
     const missingEntities: string[] = [];
     const missingScopes: LimitScope[] = [];
     const consider = (key: string, onMiss: () => void): void => {
       const hit = this.cache?.get(key);
-      if (hit) {
+      if (hit !== undefined && hit.loadedAt > oldestFresh) {
         found.set(key, hit);
         return;
       }
@@ -118,10 +118,9 @@ export class ConfigCache {
         values.set(limitsKey(scope), { value: definitions ? toLimits(definitions) : null, loadedAt });
       }
       // The TTL runs from the start of the fetch: the answer may already be that old.
-      const ttl = this.ttlMs - (this.clock() - loadedAt);
       // A write by this limiter during the fetch may have made the answer stale: do not cache it.
-      if (this.cache && this.generation === startedAt && ttl > 0) {
-        for (const [key, entry] of values) this.cache.set(key, entry, { ttl });
+      if (this.cache && this.generation === startedAt && loadedAt + this.ttlMs > this.clock()) {
+        for (const [key, entry] of values) this.cache.set(key, entry);
       }
       return values;
     });

@@ -66,7 +66,7 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
     denyCache,
     timeoutMs: positiveNumber('timeoutMs', options.timeoutMs ?? 500, MAX_TIMER_MS),
     configCacheTtlMs: nonNegativeNumber('configCacheTtlMs', options.configCacheTtlMs ?? 10_000),
-    configCacheMaxEntries: positiveInteger('configCacheMaxEntries', options.configCacheMaxEntries ?? 10_000),
+    configCacheMaxEntries: positiveInteger('configCacheMaxEntries', options.configCacheMaxEntries ?? 100_000),
     denyCacheMaxEntries: positiveInteger('denyCacheMaxEntries', options.denyCacheMaxEntries ?? 10_000),
   };
 }

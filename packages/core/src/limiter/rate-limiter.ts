@@ -95,9 +95,10 @@ export class RateLimiter {
    * config lookups. Each plan expires when the oldest config entry it was
    * built from does, so no process enforces config older than the TTL.
    */
-  private readonly plans: LRUCache<string, PlannedBucket[]> | undefined;
-  /** The latest `now` used: the limiter's time never goes backwards. */
+  private readonly plans: LRUCache<string, CachedPlan> | undefined;
+  /** The latest `now` used (ns and ms): the limiter's time never goes backwards. */
   private lastNowNs = 0n;
+  private lastNowMs = Number.NEGATIVE_INFINITY;
   private configGeneration = 0;
   /** Lease writes and late refunds under way, awaited by `close()` so a shutdown loses no refund. */
   private readonly settling = new Set<Promise<unknown>>();
@@ -106,18 +107,11 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions) {
     this.options = resolveOptions(options);
     const { clock, configCacheTtlMs, configCacheMaxEntries } = this.options;
-    this.config = new ConfigCache(configCacheTtlMs, configCacheMaxEntries, clock);
+    // A plan is built from up to four config entries (entity record, entity scopes, shared scopes).
+    this.config = new ConfigCache(configCacheTtlMs, configCacheMaxEntries * CONFIG_ENTRIES_PER_PLAN, clock);
     this.denied = this.options.denyCache ? new DenyCache(this.options.denyCacheMaxEntries) : undefined;
-    this.plans =
-      configCacheTtlMs > 0
-        ? new LRUCache({
-            max: configCacheMaxEntries,
-            ttl: configCacheTtlMs,
-            // Expiry on the limiter's clock (injectable), read on every lookup.
-            perf: { now: clock },
-            ttlResolution: 0,
-          })
-        : undefined;
+    // No lru-cache TTL here: expiry is checked against the `now` each decision reads anyway.
+    this.plans = configCacheTtlMs > 0 ? new LRUCache({ max: configCacheMaxEntries }) : undefined;
     noteLimiterConstructed(this.options.logger);
   }
 
@@ -155,6 +149,7 @@ export class RateLimiter {
     const resource = validateTarget(entity, request.resource);
     const override = validateOverride(request.limits);
     validateSignal(signal, 'signal');
+    let nowNs = this.nowNs();
     let buckets = override === undefined ? this.cachedPlan(entity, resource) : undefined;
     if (buckets === undefined) {
       try {
@@ -163,10 +158,10 @@ export class RateLimiter {
         if (signal?.aborted) throw signal.reason;
         return this.degradeOrThrow(error, entity, resource);
       }
+      nowNs = this.nowNs(); // planning awaited the store: decide at the time of the charge
     }
     const charges =
       request.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, request.consume);
-    const nowNs = this.nowNs();
 
     const remembered = this.denied?.lookup(charges, nowNs);
     if (remembered && !allAdmissible(charges, remembered, nowNs)) {
@@ -507,7 +502,8 @@ export class RateLimiter {
 
   /** The cached plan of (entity, resource), if any: the hot path needs no await for it. */
   private cachedPlan(entity: string, resource: string): PlannedBucket[] | undefined {
-    return this.plans?.get(bucketId({ entity, resource }));
+    const cached = this.plans?.get(bucketId({ entity, resource }));
+    return cached !== undefined && cached.expiresAt > this.lastNowMs ? cached.buckets : undefined;
   }
 
   /** The buckets an acquire touches, from the plan cache when possible. */
@@ -520,13 +516,16 @@ export class RateLimiter {
     if (override !== undefined || this.plans === undefined)
       return (await this.resolvePlan(entity, resource, override, signal)).buckets;
     const key = bucketId({ entity, resource });
-    const cached = this.plans.get(key);
+    this.nowNs();
+    const cached = this.cachedPlan(entity, resource);
     if (cached) return cached;
     const generation = this.configGeneration;
     const planned = await this.resolvePlan(entity, resource, undefined, signal);
     // A plan lives no longer than the oldest config entry it was built from.
-    const ttl = this.options.configCacheTtlMs - (this.options.clock() - planned.loadedAt);
-    if (generation === this.configGeneration && ttl > 0) this.plans.set(key, planned.buckets, { ttl });
+    const expiresAt = planned.loadedAt + this.options.configCacheTtlMs;
+    if (generation === this.configGeneration && expiresAt > this.options.clock()) {
+      this.plans.set(key, { buckets: planned.buckets, expiresAt });
+    }
     return planned.buckets;
   }
 
@@ -664,10 +663,22 @@ export class RateLimiter {
    * stepped back then forward again would otherwise credit the same refill twice.
    */
   private nowNs(): bigint {
-    const now = msToNs(this.options.clock());
-    if (now > this.lastNowNs) this.lastNowNs = now;
+    const nowMs = this.options.clock();
+    if (nowMs > this.lastNowMs) {
+      this.lastNowMs = nowMs;
+      this.lastNowNs = msToNs(nowMs);
+    }
     return this.lastNowNs;
   }
+}
+
+/** Config cache entries per plan: the entity record, its two own scopes, and a share of the shared ones. */
+const CONFIG_ENTRIES_PER_PLAN = 4;
+
+/** A resolved plan and the clock reading at which the oldest config behind it is too old. */
+interface CachedPlan {
+  readonly buckets: PlannedBucket[];
+  readonly expiresAt: number;
 }
 
 function validateScope(scope: unknown): LimitScope {

@@ -109,7 +109,12 @@ export interface RateLimiterOptions {
   clock?: () => number;
   /** How long stored limits and entities are cached, in ms (default 10 000; 0 disables). */
   configCacheTtlMs?: number;
-  /** Most cached config entries (default 10 000). */
+  /**
+   * Most (entity, resource) plans cached (default 100 000, as many as
+   * `MemoryStore` keeps buckets); the config cache behind them holds up to
+   * four entries per plan. Size it to the keys active within the TTL: a plan
+   * that falls out costs a config read (on DynamoDB, one BatchGetItem).
+   */
   configCacheMaxEntries?: number;
   /** Answer repeated rejections locally until their wait ends (default true). */
   denyCache?: boolean;
