@@ -61,6 +61,6 @@ describe('Express LLM gateway example', () => {
     expect((await chat(app, 'a', longPrompt, 150)).status).toBe(200);
     const fourth = await chat(app, 'b', longPrompt, 150);
     expect(fourth.status).toBe(429);
-    expect(fourth.body.limits.find((l: { entity: string }) => l.entity === 'org').exceeded).toBe(true);
+    expect(fourth.body.limits.find((l: { scope: string }) => l.scope === 'parent').exceeded).toBe(true);
   });
 });

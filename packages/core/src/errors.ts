@@ -34,9 +34,59 @@ export class TollgateError extends Error {
   }
 }
 
-/** Thrown by `acquire` when any limit is short; nothing was charged. */
+/** Options of the client-facing bodies, {@link RateLimitExceeded.toBody} and {@link ValidationError.toBody}. */
+export interface ErrorBodyOptions {
+  /**
+   * Name entity ids in the body: the caller's own key and its ancestors' ids,
+   * and the full `message`. Default false: a body names limits by scope only,
+   * so a client learns neither its organisation's internal id nor has its own
+   * key echoed back.
+   */
+  exposeEntities?: boolean;
+}
+
+/**
+ * Whose limit a status is, relative to the entity that asked: its own
+ * (`'self'`, depth 0), its parent's (depth 1) or a further ancestor's (depth 2
+ * and up; `depth` says which).
+ */
+export type LimitOwner = 'self' | 'parent' | 'ancestor';
+
+/** The {@link LimitOwner} of a status at `depth` in the cascade. */
+export function limitOwner(depth: number): LimitOwner {
+  return depth === 0 ? 'self' : depth === 1 ? 'parent' : 'ancestor';
+}
+
+const ANCESTOR_LABELS = ['', 'parent', 'grandparent'];
+
+/**
+ * A limit's name as clients see it, with no entity id: `rpm` for the caller's
+ * own limit, `parent.rpm`, `grandparent.rpm`, `ancestor3.rpm`, ... for its
+ * ancestors'. The draft-8 policy names and the 429 message use it.
+ */
+export function publicLimitName(status: Pick<LimitStatus, 'limit' | 'depth'>): string {
+  if (status.depth === 0) return status.limit;
+  return `${ANCESTOR_LABELS[status.depth] ?? `ancestor${status.depth}`}.${status.limit}`;
+}
+
+/** One limit of a 429 body: a {@link LimitStatus} whose `entity` is replaced by its `scope`. */
+export interface LimitStatusBody extends Omit<LimitStatus, 'entity'> {
+  /** Whose limit this is; `depth` tells ancestors apart. */
+  scope: LimitOwner;
+  /** The entity id: only with `exposeEntities: true`. */
+  entity?: string;
+}
+
+/**
+ * Thrown by `acquire` when any limit is short; nothing was charged.
+ *
+ * `statuses` and `message` name every entity involved (for logs and
+ * server-side code); {@link RateLimitExceeded.toJSON} and
+ * {@link RateLimitExceeded.toBody}, which build what is sent to clients, do
+ * not unless asked to.
+ */
 export class RateLimitExceeded extends TollgateError {
-  /** The state of every limit checked by the call, violated or not. */
+  /** The state of every limit checked by the call, violated or not, with entity ids. */
   readonly statuses: readonly LimitStatus[];
   /** Milliseconds until the request could be admitted: the maximum over violated limits. */
   readonly retryAfterMs: number;
@@ -50,23 +100,58 @@ export class RateLimitExceeded extends TollgateError {
     this.retryAfterMs = retryAfterMs;
   }
 
-  /** The JSON body the HTTP adapters send with a 429. */
+  /**
+   * The JSON body of a 429. By default it names no entity: each limit carries
+   * its `scope` (`'self'`, `'parent'`, `'ancestor'`) and `depth` instead of
+   * the entity id, and the message names limits as clients see them in the
+   * `RateLimit` headers (`rpm`, `parent.rpm`). With `exposeEntities: true`
+   * each limit also has its `entity` and the message is the error's own.
+   *
+   * @example
+   * res.status(429).json(error.toBody());                          // what adapters send by default
+   * res.status(429).json(error.toBody({ exposeEntities: true }));  // internal APIs: name the entities
+   */
+  toBody(options: ErrorBodyOptions = {}): RateLimitExceededBody {
+    return rateLimitExceededBody(this, options);
+  }
+
+  /** The default 429 body, {@link RateLimitExceeded.toBody} with no entity ids; `JSON.stringify` uses it. */
   toJSON(): RateLimitExceededBody {
-    return {
-      error: 'rate_limit_exceeded',
-      message: this.message,
-      retryAfterMs: this.retryAfterMs,
-      limits: this.statuses.map((status) => ({ ...status })),
-    };
+    return this.toBody();
   }
 }
 
-/** The JSON shape of {@link RateLimitExceeded.toJSON}. */
+/** The JSON shape of {@link RateLimitExceeded.toBody}. */
 export interface RateLimitExceededBody {
   error: 'rate_limit_exceeded';
   message: string;
   retryAfterMs: number;
-  limits: LimitStatus[];
+  limits: LimitStatusBody[];
+}
+
+/**
+ * {@link RateLimitExceeded.toBody} from the error's fields alone, so that the
+ * HTTP layer can build the body of a rejection thrown by another installed
+ * copy of the package, whose class may lack `toBody`.
+ */
+export function rateLimitExceededBody(
+  error: Pick<RateLimitExceeded, 'statuses' | 'retryAfterMs' | 'message'>,
+  options: ErrorBodyOptions = {},
+): RateLimitExceededBody {
+  const expose = options.exposeEntities === true;
+  const violated = error.statuses.filter((status) => status.exceeded).map(publicLimitName);
+  return {
+    error: 'rate_limit_exceeded',
+    message: expose
+      ? error.message
+      : `Rate limit exceeded (${violated.join(', ')}); retry in ${error.retryAfterMs} ms`,
+    retryAfterMs: error.retryAfterMs,
+    limits: error.statuses.map(({ entity, ...rest }) => ({
+      scope: limitOwner(rest.depth),
+      ...(expose ? { entity } : {}),
+      ...rest,
+    })),
+  };
 }
 
 /**
@@ -91,14 +176,55 @@ export class ValidationError extends TollgateError {
     this.field = field;
   }
 
-  /** A JSON body for a 400 response. */
-  toJSON(): { error: 'invalid_request'; code: TollgateErrorCode; message: string; field?: string } {
+  /**
+   * The JSON body of a 400. By default its `message` is a fixed sentence per
+   * `code` built from `field` alone, since the error's own message may name
+   * the caller's key or an ancestor's id (a cost above a parent's capacity
+   * names the parent). With `exposeEntities: true` it is the error's message.
+   */
+  toBody(options: ErrorBodyOptions = {}): ValidationErrorBody {
     return {
       error: 'invalid_request',
       code: this.code,
-      message: this.message,
+      message:
+        options.exposeEntities === true ? this.message : publicValidationMessage(this.code, this.field),
       ...(this.field === undefined ? {} : { field: this.field }),
     };
+  }
+
+  /** The default 400 body, {@link ValidationError.toBody} with no entity ids; `JSON.stringify` uses it. */
+  toJSON(): ValidationErrorBody {
+    return this.toBody();
+  }
+}
+
+/** The JSON shape of {@link ValidationError.toBody}. */
+export interface ValidationErrorBody {
+  error: 'invalid_request';
+  code: TollgateErrorCode;
+  message: string;
+  field?: string;
+}
+
+/** A 400 message that names the rejected field and nothing the client or another entity sent. */
+function publicValidationMessage(code: TollgateErrorCode, field: string | undefined): string {
+  const name = `\`${field ?? 'request'}\``;
+  const entry = field?.includes('.') === true;
+  switch (code) {
+    case 'ERR_TOLLGATE_INVALID_KEY':
+      return `The ${name} key is missing, empty, too long or malformed`;
+    case 'ERR_TOLLGATE_INVALID_COST':
+      return entry
+        ? `${name} is not a valid token count`
+        : `${name} is not an object of limit name → token count`;
+    case 'ERR_TOLLGATE_UNKNOWN_LIMIT':
+      return entry ? `${name} names a limit that does not apply` : `${name} names an invalid limit`;
+    case 'ERR_TOLLGATE_COST_EXCEEDS_CAPACITY':
+      return `${name} is above the capacity of a limit that applies; it could never be admitted`;
+    case 'ERR_TOLLGATE_NO_LIMITS':
+      return 'No rate limits apply to this request';
+    default:
+      return field === undefined ? 'Invalid request' : `Invalid ${name}`;
   }
 }
 

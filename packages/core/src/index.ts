@@ -1,16 +1,20 @@
 export {
   describeValue,
   EntityError,
+  type ErrorBodyOptions,
   isRateLimitExceeded,
   isRateLimiterUnavailable,
   isTollgateError,
   LeaseClosedError,
+  type LimitOwner,
+  type LimitStatusBody,
   RateLimitExceeded,
   type RateLimitExceededBody,
   RateLimiterUnavailable,
   TollgateError,
   type TollgateErrorCode,
   ValidationError,
+  type ValidationErrorBody,
 } from './errors.js';
 export {
   type HeaderOptions,

@@ -63,7 +63,12 @@ describe('acquire and tryAcquire', () => {
     expect(body.error).toBe('rate_limit_exceeded');
     expect(body.retryAfterMs).toBe(60_000);
     expect(body.limits).toHaveLength(1);
-    expect(body.limits[0]).toMatchObject({ entity: 'k', resource: 'default', limit: 'rpm', exceeded: true });
+    expect(body.limits[0]).toMatchObject({
+      scope: 'self',
+      resource: 'default',
+      limit: 'rpm',
+      exceeded: true,
+    });
     expect(JSON.parse(JSON.stringify(decision.error))).toEqual(body);
   });
 

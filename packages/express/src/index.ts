@@ -24,8 +24,8 @@ declare global {
 /**
  * Options of {@link rateLimit}: the shared adapter options (`limiter`,
  * `entity`, `resource`, `consume`, `limits`, `skip`, `headers`,
- * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`) with
- * Express's `req`, plus a custom 429.
+ * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`,
+ * `exposeEntities`) with Express's `req`, plus a custom 429.
  */
 export interface RateLimitOptions extends HttpRateLimitOptions<Request> {
   /**

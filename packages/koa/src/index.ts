@@ -25,8 +25,8 @@ declare module 'koa' {
 /**
  * Options of {@link rateLimit}: the shared adapter options (`limiter`,
  * `entity`, `resource`, `consume`, `limits`, `skip`, `headers`,
- * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`) with Koa's
- * `ctx`, plus a custom 429.
+ * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`,
+ * `exposeEntities`) with Koa's `ctx`, plus a custom 429.
  */
 export interface RateLimitOptions extends HttpRateLimitOptions<Context> {
   /**

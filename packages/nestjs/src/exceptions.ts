@@ -38,8 +38,10 @@ export class RateLimitRejectedException extends HttpException {
 }
 
 /**
- * The 429: some limit is short. Body: `RateLimitExceeded.toJSON()`
- * (`{ error: 'rate_limit_exceeded', message, retryAfterMs, limits }`).
+ * The 429: some limit is short. Body: `RateLimitExceeded.toBody()`
+ * (`{ error: 'rate_limit_exceeded', message, retryAfterMs, limits }`, with no
+ * entity ids unless the module option `exposeEntities` is true); `statuses`
+ * here still names every entity.
  */
 export class RateLimitExceededException extends RateLimitRejectedException {
   declare readonly error: RateLimitExceeded;

@@ -184,14 +184,14 @@ describe.each(PLATFORMS)('RateLimitGuard on the %s platform', (platform) => {
     expect(res.body).toMatchObject({ error: 'rate_limit_exceeded', retryAfterMs: 12_000 });
     expect(res.body.limits).toEqual([
       expect.objectContaining({
-        entity: 'spent',
+        scope: 'self',
         resource: 'chat',
         limit: 'rpm',
         requested: 2,
         exceeded: true,
       }),
       expect.objectContaining({
-        entity: 'spent',
+        scope: 'self',
         resource: 'chat',
         limit: 'tpm',
         requested: 0,

@@ -69,6 +69,7 @@ export interface ContractOptions {
   rollbackOnError?: boolean;
   rollbackOnAbort?: boolean;
   logger?: Logger;
+  exposeEntities?: boolean;
   onLimited?: (error: RateLimitExceeded, req: ContractRequest) => ContractResponse;
 }
 
@@ -502,9 +503,13 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         expect(limited.headers['content-type']).toMatch(/application\/json/);
         expect(limited.body).toMatchObject({
           error: 'rate_limit_exceeded',
+          message: 'Rate limit exceeded (rpm); retry in 20000 ms',
           retryAfterMs: 20_000,
-          limits: [{ entity: '127.0.0.1', resource: 'default', limit: 'rpm', exceeded: true, available: 0 }],
+          limits: [
+            { scope: 'self', depth: 0, resource: 'default', limit: 'rpm', exceeded: true, available: 0 },
+          ],
         });
+        expect(limited.body.limits[0]).not.toHaveProperty('entity');
       });
 
       it('sends exact draft-8 RateLimit and RateLimit-Policy headers on allowed and limited responses', async () => {
@@ -782,6 +787,99 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         });
         await request(server).get('/ok').expect(500);
         expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 3 });
+      });
+    });
+
+    describe('what a response reveals', () => {
+      const orgId = 'org-internal-7731';
+      const childKey = 'sk-live-child-4f9a';
+
+      /** A key cascading into an organisation whose own limit (2/min) is tighter than the key's (10/min). */
+      async function cascadeFixture(): Promise<Fixture> {
+        const fixed = await fixture([Limit.perMinute('rpm', 10)]);
+        await fixed.limiter.createEntity({ id: orgId });
+        await fixed.limiter.setLimits({ entity: orgId }, [Limit.perMinute('rpm', 2)]);
+        await fixed.limiter.createEntity({ id: childKey, parent: orgId, cascade: true });
+        return fixed;
+      }
+
+      const headerText = (headers: Record<string, unknown>): string => JSON.stringify(headers);
+
+      it("names neither the parent's id nor the caller's key when the parent's limit refuses", async () => {
+        const { limiter } = await cascadeFixture();
+        const { server } = await app({ limiter, entity: apiKey, legacyHeaders: true });
+        for (let i = 0; i < 2; i += 1)
+          await request(server).get('/ok').set('x-api-key', childKey).expect(200);
+        const limited = await request(server).get('/ok').set('x-api-key', childKey).expect(429);
+        expect(limited.body).toEqual({
+          error: 'rate_limit_exceeded',
+          message: 'Rate limit exceeded (parent.rpm); retry in 30000 ms',
+          retryAfterMs: 30_000,
+          limits: [
+            expect.objectContaining({ scope: 'self', depth: 0, limit: 'rpm', exceeded: false, available: 8 }),
+            expect.objectContaining({
+              scope: 'parent',
+              depth: 1,
+              limit: 'rpm',
+              exceeded: true,
+              available: 0,
+            }),
+          ],
+        });
+        for (const limit of limited.body.limits) expect(limit).not.toHaveProperty('entity');
+        expect(limited.headers['ratelimit-policy']).toBe('"rpm";q=10;w=60, "parent.rpm";q=2;w=60');
+        for (const secret of [orgId, childKey]) {
+          expect(limited.text).not.toContain(secret);
+          expect(headerText(limited.headers)).not.toContain(secret);
+        }
+      });
+
+      it('names the entities in the 429 body with exposeEntities: true, never in headers', async () => {
+        const { limiter } = await cascadeFixture();
+        const { server } = await app({ limiter, entity: apiKey, exposeEntities: true });
+        for (let i = 0; i < 2; i += 1)
+          await request(server).get('/ok').set('x-api-key', childKey).expect(200);
+        const limited = await request(server).get('/ok').set('x-api-key', childKey).expect(429);
+        expect(limited.body.limits).toEqual([
+          expect.objectContaining({ scope: 'self', entity: childKey, limit: 'rpm', exceeded: false }),
+          expect.objectContaining({ scope: 'parent', entity: orgId, limit: 'rpm', exceeded: true }),
+        ]);
+        expect(limited.body.message).toContain(orgId);
+        for (const secret of [orgId, childKey]) expect(headerText(limited.headers)).not.toContain(secret);
+      });
+
+      it("does not echo a rejected key or an ancestor's id in a 400 body", async () => {
+        const { limiter } = await cascadeFixture();
+        const { server } = await app({
+          limiter,
+          entity: apiKey,
+          consume: (req) => ({ rpm: Number(req.header('x-cost') ?? 1) }),
+        });
+        const tooLong = `sk-live-${'q'.repeat(300)}`;
+        const badKey = await request(server).get('/ok').set('x-api-key', tooLong).expect(400);
+        expect(badKey.body).toEqual({
+          error: 'invalid_request',
+          code: 'ERR_TOLLGATE_INVALID_KEY',
+          field: 'entity',
+          message: 'The `entity` key is missing, empty, too long or malformed',
+        });
+        expect(badKey.text).not.toContain('sk-live-');
+        expect(badKey.text).not.toContain('qqqq');
+        // 5 fits the key's capacity (10) but never its parent's (2).
+        const tooDear = await request(server)
+          .get('/ok')
+          .set({ 'x-api-key': childKey, 'x-cost': '5' })
+          .expect(400);
+        expect(tooDear.body).toMatchObject({
+          code: 'ERR_TOLLGATE_COST_EXCEEDS_CAPACITY',
+          field: 'consume.rpm',
+        });
+        for (const secret of [orgId, childKey]) {
+          expect(tooDear.text).not.toContain(secret);
+          expect(headerText(tooDear.headers)).not.toContain(secret);
+        }
+        // Nothing charged: the tighter of the key's 10 and its parent's 2 is still whole.
+        expect(await limiter.available({ entity: childKey })).toEqual({ rpm: 2 });
       });
     });
 

@@ -1,3 +1,4 @@
+import { publicLimitName } from '../errors.js';
 import type { LimitStatus } from '../limiter/types.js';
 
 /** Which standard rate-limit headers to send. */
@@ -13,7 +14,8 @@ export interface HeaderOptions {
 }
 
 /**
- * Header values for the statuses of one decision.
+ * Header values for the statuses of one decision. They never carry an entity
+ * id: a limit is named by its scope alone (`rpm`, `parent.rpm`).
  *
  * - `draft-8`: one named policy per limit (ancestors' limits as `parent.rpm`,
  *   `grandparent.rpm`, `ancestor3.rpm`, ...):
@@ -72,11 +74,8 @@ export function tightestStatus(statuses: readonly LimitStatus[]): LimitStatus {
   return tightest;
 }
 
-const ANCESTOR_LABELS = ['', 'parent', 'grandparent'];
-
 function policyName(status: LimitStatus): string {
-  const label = status.depth === 0 ? '' : `${ANCESTOR_LABELS[status.depth] ?? `ancestor${status.depth}`}.`;
-  return `"${label}${status.limit}"`;
+  return `"${publicLimitName(status)}"`;
 }
 
 /** Seconds to refill the whole bucket: capacity × period / amount, rounded up. */

@@ -1,10 +1,12 @@
 import {
   describeValue,
+  type ErrorBodyOptions,
   isRateLimitExceeded,
   isRateLimiterUnavailable,
   isTollgateError,
   type RateLimitExceeded,
   type RateLimiterUnavailable,
+  rateLimitExceededBody,
   ValidationError,
 } from '../errors.js';
 import type { Limit } from '../limit.js';
@@ -45,6 +47,14 @@ export interface HttpRateLimitOptions<Req> {
   rollbackOnAbort?: boolean;
   /** Receives coded warnings (degraded mode, proxy and setup mistakes). Default `console`. */
   logger?: Logger;
+  /**
+   * Name entity ids in 429 and 400 bodies: the caller's key and its
+   * ancestors' ids, and the full error message. Default false: bodies name
+   * limits by scope (`self`, `parent`, `ancestor` with `depth`) and never echo
+   * the key, so a client cannot learn its organisation's internal id. Headers
+   * never carry entity ids either way. Turn on for internal callers only.
+   */
+  exposeEntities?: boolean;
 }
 
 /** What an adapter exposes to handlers: `req.rateLimit`, `ctx.state.rateLimit`, `@RateLimitState()`. */
@@ -105,6 +115,7 @@ export class HttpRateLimit<Req> {
   private readonly legacy: boolean;
   private readonly rollbackOnError: boolean;
   private readonly rollbackOnAbort: boolean;
+  private readonly bodyOptions: ErrorBodyOptions;
   /** Where coded warnings go. */
   readonly logger: Logger;
   /** Set on the first request, so the per-request path does not touch the shared WeakSet again. */
@@ -145,6 +156,7 @@ export class HttpRateLimit<Req> {
     this.legacy = booleanOption(options.legacyHeaders, 'legacyHeaders', false);
     this.rollbackOnError = booleanOption(options.rollbackOnError, 'rollbackOnError', true);
     this.rollbackOnAbort = booleanOption(options.rollbackOnAbort, 'rollbackOnAbort', true);
+    this.bodyOptions = { exposeEntities: booleanOption(options.exposeEntities, 'exposeEntities', false) };
     this.checkConsumeNames(options.consume);
     this.noteConstruction();
   }
@@ -179,7 +191,7 @@ export class HttpRateLimit<Req> {
         action: 'reject',
         status: 429,
         headers,
-        body: { ...decision.error.toJSON() },
+        body: { ...rateLimitExceededBody(decision.error, this.bodyOptions) },
         error: decision.error,
       };
     } catch (error) {
@@ -222,7 +234,13 @@ export class HttpRateLimit<Req> {
     if (isRateLimitExceeded(error)) {
       const headers = this.headersFor(error.statuses);
       headers['Retry-After'] = String(retryAfterSeconds(error.retryAfterMs));
-      return { action: 'reject', status: 429, headers, body: { ...error.toJSON() }, error };
+      return {
+        action: 'reject',
+        status: 429,
+        headers,
+        body: { ...rateLimitExceededBody(error, this.bodyOptions) },
+        error,
+      };
     }
     if (isRateLimiterUnavailable(error)) {
       return {
@@ -238,7 +256,13 @@ export class HttpRateLimit<Req> {
       };
     }
     if (isTollgateError(error) && error instanceof ValidationError) {
-      return { action: 'reject', status: 400, headers: {}, body: { ...error.toJSON() }, error };
+      return {
+        action: 'reject',
+        status: 400,
+        headers: {},
+        body: { ...error.toBody(this.bodyOptions) },
+        error,
+      };
     }
     throw error;
   }
