@@ -107,6 +107,11 @@ export interface ChargeRequest {
 export interface ChargeResult {
   readonly admitted: boolean;
   readonly buckets: readonly BucketState[];
+  /**
+   * The instant the store decided at, when it differs from the request's
+   * `nowNs` (a coalesced charge is decided when its write is sent).
+   */
+  readonly nowNs?: bigint;
 }
 
 /** A never-refused change to one limit: positive is debt, negative a refund; a non-zero integer. */
