@@ -3,8 +3,7 @@ import { composeAdjustments } from './adjust-composition.js';
 import { buildAdjustUpdate } from './adjust-expression.js';
 import { backoff } from './backoff.js';
 import { writeBuckets } from './bucket-writer.js';
-import { maxBigInt } from './numbers.js';
-import { type BucketWriteContext, contention, observedOrKnown } from './write-context.js';
+import { type BucketWriteContext, contention, latestNowNs, observedOrKnown } from './write-context.js';
 
 const KIND = 'adjust';
 
@@ -20,7 +19,7 @@ export async function writeAdjustments(
   requests: readonly AdjustRequest[],
   signal: AbortSignal,
 ): Promise<undefined[]> {
-  const nowNs = requests.reduce((latest, request) => maxBigInt(latest, request.nowNs), 0n);
+  const nowNs = latestNowNs(requests);
   const buckets = requests[0]?.buckets ?? [];
   const shifts = buckets.map((_, index) =>
     composeAdjustments(

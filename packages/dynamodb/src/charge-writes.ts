@@ -10,8 +10,7 @@ import {
   tatsSeen,
 } from './charge-batch.js';
 import { buildChargeUpdate } from './charge-expression.js';
-import { maxBigInt } from './numbers.js';
-import { type BucketWriteContext, contention, observedOrKnown } from './write-context.js';
+import { type BucketWriteContext, contention, latestNowNs, observedOrKnown } from './write-context.js';
 
 const KIND = 'charge';
 
@@ -33,7 +32,7 @@ export async function writeCharges(
   requests: readonly ChargeRequest[],
   signal: AbortSignal,
 ): Promise<ChargeResult[]> {
-  const nowNs = requests.reduce((latest, request) => maxBigInt(latest, request.nowNs), 0n);
+  const nowNs = latestNowNs(requests);
   const members = requests.map((request) => request.buckets);
   const buckets: readonly BucketKey[] = members[0] ?? [];
   let known = buckets.map((bucket) =>
@@ -42,7 +41,7 @@ export async function writeCharges(
   const fromImage = buckets.map(() => false);
   const answer = (batch: ChargeBatch, starts: readonly TatGuess[]): ChargeResult[] =>
     requests.map((request, index) => {
-      const decision = batch.decisions[index] ?? batch.decisions[0];
+      const decision = batch.decisions[index];
       return resultOf(request, nowNs, decision?.admitted ?? false, seenBy(buckets, starts, decision, nowNs));
     });
   for (let attempt = 0; attempt < context.maxAttempts; attempt++) {

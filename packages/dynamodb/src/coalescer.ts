@@ -106,7 +106,9 @@ interface JointSignal {
  * reason): a batch write is abandoned only when nobody waits for it.
  * `AbortSignal.any` would abort it at the first member's deadline.
  */
-export function abortedWhenAll(signals: readonly AbortSignal[]): JointSignal {
+export function abortedWhenAll(members: readonly AbortSignal[]): JointSignal {
+  // Members may share a signal, and a listener is added to a signal once.
+  const signals = [...new Set(members)];
   const [only] = signals;
   if (signals.length === 1 && only) return { signal: only, dispose: () => {} };
   const controller = new AbortController();

@@ -1,5 +1,6 @@
 import { type BucketKey, type BucketState, RateLimiterUnavailable } from '@tollgate/core';
 import type { TatGuess } from './bucket-update.js';
+import { maxBigInt } from './numbers.js';
 import type { KeyBuilder } from './schema.js';
 import type { BucketStateCache } from './state-cache.js';
 import type { TableRequests } from './table-requests.js';
@@ -32,6 +33,11 @@ export function observedOrKnown(
     context.states.remember(context.keys.bucket(bucket.entity, bucket.resource), tats);
     return tats;
   });
+}
+
+/** The instant a batch is decided at: the latest `nowNs` of its requests. */
+export function latestNowNs(requests: readonly { readonly nowNs: bigint }[]): bigint {
+  return requests.reduce((latest, request) => maxBigInt(latest, request.nowNs), requests[0]?.nowNs ?? 0n);
 }
 
 /** The error when every one of `maxAttempts` writes found the bucket changed. */
