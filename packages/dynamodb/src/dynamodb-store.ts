@@ -62,6 +62,12 @@ const USAGE_RANGE_END = '~';
  * Construction does no I/O; the table must exist (`createTable()`, the CLI or
  * the CloudFormation template make it).
  *
+ * With `coalesce: true` (the default), concurrent calls of this store on one
+ * item set share writes: while a write to it is in flight, further charges
+ * queue and then go out as ONE conditional write, each still decided exactly
+ * as if alone, in arrival order (settles likewise). `coalesce: false` sends
+ * every call as its own write. See docs/dynamodb.md, "Coalescing".
+ *
  * @example
  * const store = new DynamoDBStore({ tableName: 'tollgate', clientConfig: { region: 'eu-west-1' } });
  * const limiter = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 100)] });
