@@ -14,6 +14,7 @@ import {
   localClientConfig,
   useDynamoDBLocal,
 } from '@tollgate/test-utils';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let local: DynamoDBLocal;
@@ -269,6 +270,127 @@ describe('DynamoDBStore coalescing, in arrival order', () => {
     expect((await late).nowNs).toBeUndefined();
     expect((await late).buckets[0]?.tats.get('rpm')).toBe(T0 + 3n * rpm.emissionIntervalNs);
   });
+});
+
+describe('DynamoDBStore coalescing against the same requests one by one (property)', () => {
+  const other = Limit.perMinute('other', 1000);
+  const rpms = [Limit.perMinute('rpm', 10), Limit.perMinute('rpm', 6)];
+  const tpms = [
+    Limit.perMinute('tpm', 100),
+    Limit.custom({ name: 'tpm', capacity: 60, refillAmount: 100, refillPeriodMs: 60_000 }),
+  ];
+  const memberArb = fc
+    .record({
+      rpm: fc.constantFrom(...rpms),
+      rpmCost: fc.integer({ min: 1, max: 6 }),
+      tpm: fc.option(fc.constantFrom(...tpms), { nil: undefined }),
+      tpmCost: fc.integer({ min: 1, max: 60 }),
+    })
+    .map(({ rpm, rpmCost, tpm, tpmCost }): [Limit, number][] =>
+      tpm === undefined
+        ? [[rpm, rpmCost]]
+        : [
+            [rpm, rpmCost],
+            [tpm, tpmCost],
+          ],
+    );
+
+  it('admits and reports exactly what deciding them in arrival order gives, also from a stale guess', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          before: fc.array(memberArb, { maxLength: 2 }),
+          between: fc.option(memberArb, { nil: undefined }),
+          refund: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }),
+          queue: fc.array(memberArb, { minLength: 1, maxLength: 8 }),
+        }),
+        async ({ before, between, refund, queue }) => {
+          // A's client holds back the answer to the first write of the queue until B has
+          // charged, so the batch behind it is built on a guess that is no longer stored.
+          let arrived: () => void = () => {};
+          const answered = new Promise<void>((resolve) => {
+            arrived = resolve;
+          });
+          let release: () => void = () => {};
+          const held = new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          let holdNext = false;
+          const client = new DynamoDBClient(localClientConfig(local.endpoint));
+          client.middlewareStack.add(
+            (next) => async (args) => {
+              const output = await next(args);
+              if (holdNext) {
+                holdNext = false;
+                arrived();
+                await held;
+              }
+              return output;
+            },
+            { step: 'initialize', name: 'holdAnswer' },
+          );
+          const { store: a, keys } = freshStore({ client });
+          const { store: b } = freshStore({ namespace: a.namespace ?? '' });
+          const tats = new Map<string, bigint>();
+          const reference = (charges: [Limit, number][]) => {
+            const admitted = charges.every(([limit, cost]) =>
+              gcra.isAdmissible(tats.get(limit.name), T0, limit, cost),
+            );
+            if (admitted) {
+              for (const [limit, cost] of charges)
+                tats.set(limit.name, gcra.chargedTat(tats.get(limit.name), T0, limit, cost));
+            }
+            return { admitted, tats: new Map(tats) };
+          };
+          for (const charges of before) {
+            const result = await a.charge({ nowNs: T0, buckets: [bucket('k', ...charges)], signal });
+            expect(result.admitted).toBe(reference(charges).admitted);
+          }
+          holdNext = true;
+          const first = a.charge({ nowNs: T0, buckets: [bucket('k', [other, 1])], signal });
+          const results = Promise.all(
+            queue.map((charges) => a.charge({ nowNs: T0, buckets: [bucket('k', ...charges)], signal })),
+          );
+          await answered;
+          if (between !== undefined) {
+            const result = await b.charge({ nowNs: T0, buckets: [bucket('k', ...between)], signal });
+            expect(result.admitted).toBe(reference(between).admitted);
+          }
+          if (refund !== undefined) {
+            // A refund by B leaves A's guess too busy: A may think nobody in its batch fits.
+            const limit = rpms[0]!;
+            await b.adjust({
+              nowNs: T0,
+              buckets: [{ entity: 'k', resource: 'chat', adjustments: [{ limit, delta: -refund }] }],
+              signal,
+            });
+            const refunded = gcra.adjustedTat(tats.get('rpm'), T0, limit, -refund);
+            if (refunded === undefined) tats.delete('rpm');
+            else tats.set('rpm', refunded);
+          }
+          release();
+          expect((await first).admitted).toBe(true);
+          const decided = await results;
+          queue.forEach((charges, index) => {
+            const expected = reference(charges);
+            const result = decided[index];
+            expect(result?.admitted).toBe(expected.admitted);
+            for (const name of ['rpm', 'tpm']) {
+              expect(gcra.startOf(result?.buckets[0]?.tats.get(name), T0)).toBe(
+                gcra.startOf(expected.tats.get(name), T0),
+              );
+            }
+          });
+          for (const name of ['rpm', 'tpm']) {
+            const { tat } = await stored(keys, 'k', name);
+            expect(gcra.startOf(tat, T0)).toBe(gcra.startOf(tats.get(name), T0));
+          }
+          client.destroy();
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 120_000);
 });
 
 describe('DynamoDBStore coalesced settles', () => {
