@@ -81,12 +81,17 @@ export function simulateChargeBatch(
 ): ChargeBatch {
   const terms = known.map(() => new Map<string, TermDraft>());
   const limits = known.map(() => new Set<Limit>());
-  const fits = (bucket: number, prefix: ReadonlyMap<string, bigint> | undefined, charge: LimitCharge) =>
-    gcra.startOf(known[bucket]?.get(charge.limit.name), nowNs) +
-      (prefix?.get(charge.limit.name) ?? 0n) +
-      gcra.costNs(charge.limit, charge.cost) -
-      nowNs <=
-    charge.limit.tauNs;
+  const fits = (
+    bucket: number,
+    prefix: ReadonlyMap<string, bigint> | undefined,
+    { limit, cost }: LimitCharge,
+  ) =>
+    gcra.isAdmissible(
+      tatSeen(known[bucket]?.get(limit.name), prefix?.get(limit.name), nowNs),
+      nowNs,
+      limit,
+      cost,
+    );
   const decisions = members.map((buckets): MemberDecision => {
     const before = terms.map(occupiedOf);
     buckets.forEach((bucket, index) => {
@@ -162,9 +167,15 @@ export function inRange(range: WriteRange, tat: bigint | undefined, nowNs: bigin
 export function tatsSeen(base: TatGuess, prefixNs: ReadonlyMap<string, bigint>, nowNs: bigint): TatGuess {
   const tats = new Map(base);
   for (const [name, ns] of prefixNs) {
-    if (ns > 0n) tats.set(name, gcra.startOf(base.get(name), nowNs) + ns);
+    const tat = tatSeen(base.get(name), ns, nowNs);
+    if (tat !== undefined) tats.set(name, tat);
   }
   return tats;
+}
+
+/** One limit's tat after the admitted charges of a prefix (as it was when they add nothing). */
+function tatSeen(base: bigint | undefined, prefixNs: bigint | undefined, nowNs: bigint): bigint | undefined {
+  return prefixNs === undefined || prefixNs === 0n ? base : gcra.startOf(base, nowNs) + prefixNs;
 }
 
 /**
