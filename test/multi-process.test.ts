@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { Limit, type LimitDefinition } from '@tollgate/core';
-import { DynamoDBStore } from '@tollgate/dynamodb';
+import { DynamoDBStore, KeyBuilder } from '@tollgate/dynamodb';
 import { createTestTable, type DynamoDBLocal, useDynamoDBLocal } from '@tollgate/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerConfig, WorkerReport } from './workers/acquire-worker.js';
@@ -91,20 +92,22 @@ function spawnWorker(config: WorkerConfig): Worker {
 
 async function runProcesses(
   namespace: string,
-  limit: LimitDefinition,
+  limits: LimitDefinition[],
   durationMs: number,
   stopOnReject: boolean,
   retryJitterMs = 0,
+  consume?: Record<string, number>[],
 ) {
-  const config = {
+  const config: WorkerConfig = {
     endpoint: local.endpoint,
     tableName,
     namespace,
-    limit,
+    limits,
     concurrency: ACQUIRERS,
     durationMs,
     stopOnReject,
     retryJitterMs,
+    ...(consume === undefined ? {} : { consume }),
   };
   const workers = Array.from({ length: PROCESSES }, () => spawnWorker(config));
   await Promise.all(workers.map((worker) => worker.ready));
@@ -113,6 +116,10 @@ async function runProcesses(
   const reports = await Promise.all(workers.map((worker) => worker.report));
   return {
     admissions: reports.flatMap((report) => report.admissions),
+    consumed: reports.reduce<Record<string, number>>((sum, report) => {
+      for (const [name, tokens] of Object.entries(report.consumed)) sum[name] = (sum[name] ?? 0) + tokens;
+      return sum;
+    }, {}),
     rejections: reports.reduce((sum, report) => sum + report.rejections, 0),
     latestRejectedBefore: Math.max(...reports.map((report) => report.latestRejectedBefore)),
     errors: reports.flatMap((report) => report.errors),
@@ -122,10 +129,50 @@ async function runProcesses(
 describe(`${PROCESSES} processes × ${ACQUIRERS} acquirers on one bucket in DynamoDB Local`, () => {
   it('admit exactly the capacity of a bucket that does not refill', async () => {
     const limit = Limit.perDay('req', 200).toJSON();
-    const { admissions, rejections, errors } = await runProcesses('no-refill', limit, 60_000, true);
+    const { admissions, rejections, errors } = await runProcesses('no-refill', [limit], 60_000, true);
     expect(errors).toEqual([]);
     expect(admissions).toHaveLength(200);
     expect(rejections).toBe(PROCESSES * ACQUIRERS);
+  }, 90_000);
+
+  it('admit exactly the capacity with mixed costs and two limits on one bucket, never more', async () => {
+    const requests = Limit.perDay('req', 150);
+    const tokens = Limit.perDay('tokens', 1000);
+    const consume = [
+      { req: 1, tokens: 3 },
+      { req: 2, tokens: 11 },
+      { req: 1, tokens: 1 },
+      { req: 1, tokens: 25 },
+    ];
+    const { consumed, errors } = await runProcesses(
+      'mixed-costs',
+      [requests.toJSON(), tokens.toJSON()],
+      60_000,
+      true,
+      0,
+      consume,
+    );
+    expect(errors).toEqual([]);
+    const admitted = { req: consumed['req'] ?? 0, tokens: consumed['tokens'] ?? 0 };
+    // Every acquirer ends refused one token of each limit: one of the limits is used up, neither overdrawn.
+    expect(admitted.req, JSON.stringify(admitted)).toBeLessThanOrEqual(requests.capacity);
+    expect(admitted.tokens, JSON.stringify(admitted)).toBeLessThanOrEqual(tokens.capacity);
+    expect(
+      admitted.req === requests.capacity || admitted.tokens === tokens.capacity,
+      JSON.stringify(admitted),
+    ).toBe(true);
+    // What the item counted is what the processes were told they got.
+    const key = new KeyBuilder('mixed-costs').bucket('hot', 'api');
+    const { Item: item } = await local.client.send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { PK: { S: key.PK }, SK: { S: key.SK } },
+        ConsistentRead: true,
+      }),
+    );
+    expect({ req: Number(item?.['consumed:req']?.N), tokens: Number(item?.['consumed:tokens']?.N) }).toEqual(
+      admitted,
+    );
   }, 90_000);
 
   it('admit what the bucket allows while it refills: never more, and not 1% less', async () => {
@@ -134,7 +181,7 @@ describe(`${PROCESSES} processes × ${ACQUIRERS} acquirers on one bucket in Dyna
     const limit = Limit.perSecond('req', 20, { burst: 60 });
     const { admissions, rejections, latestRejectedBefore, errors } = await runProcesses(
       'refill',
-      limit.toJSON(),
+      [limit.toJSON()],
       3000,
       false,
       20,

@@ -1,7 +1,8 @@
 /**
  * One OS process of the multi-process test: `concurrency` acquirers hammer one
  * bucket through their own RateLimiter and DynamoDBStore for `durationMs` or,
- * with `stopOnReject`, until each is refused. It prints `ready` once loaded,
+ * with `stopOnReject`, until each is refused (with mixed costs: refused a cost
+ * of one of every limit, after falling back to it at its first refusal). It prints `ready` once loaded,
  * starts at the wall-clock time (ms) the parent then writes to stdin, and
  * prints one JSON line: the [before, after] clock readings around every
  * admission, the number of rejections, and any errors.
@@ -15,7 +16,9 @@ export interface WorkerConfig {
   endpoint: string;
   tableName: string;
   namespace: string;
-  limit: LimitDefinition;
+  limits: LimitDefinition[];
+  /** Costs the acquirers take in turn; default: 1 of every limit. */
+  consume?: Record<string, number>[];
   concurrency: number;
   durationMs: number;
   stopOnReject: boolean;
@@ -26,6 +29,8 @@ export interface WorkerConfig {
 /** The worker's answer (one JSON line on stdout). */
 export interface WorkerReport {
   admissions: [number, number][];
+  /** Tokens admitted per limit. */
+  consumed: Record<string, number>;
   rejections: number;
   /** The latest clock reading taken before a call that was refused (0 if none was). */
   latestRejectedBefore: number;
@@ -38,24 +43,47 @@ const store = new DynamoDBStore({
   namespace: config.namespace,
   clientConfig: localClientConfig(config.endpoint),
 });
-const limiter = new RateLimiter({ store, limits: [Limit.custom(config.limit)], timeoutMs: 20_000 });
-const report: WorkerReport = { admissions: [], rejections: 0, latestRejectedBefore: 0, errors: [] };
+const limiter = new RateLimiter({
+  store,
+  limits: config.limits.map((limit) => Limit.custom(limit)),
+  timeoutMs: 20_000,
+});
+const report: WorkerReport = {
+  admissions: [],
+  consumed: {},
+  rejections: 0,
+  latestRejectedBefore: 0,
+  errors: [],
+};
+/** One of every limit: what an acquirer falls back to once a larger cost is refused. */
+const smallest = Object.fromEntries(config.limits.map((limit) => [limit.name, 1]));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function acquirer(endAt: number): Promise<void> {
+async function acquirer(index: number, endAt: number): Promise<void> {
+  let turn = index;
+  let fallen = config.consume === undefined;
   while (Date.now() < endAt) {
     const before = Date.now();
+    const consume = fallen ? smallest : (config.consume?.[turn++ % config.consume.length] ?? smallest);
     try {
-      const decision = await limiter.tryAcquire({ entity: 'hot', resource: 'api' });
+      const decision = await limiter.tryAcquire({ entity: 'hot', resource: 'api', consume });
       const after = Date.now();
       if (decision.allowed) {
         report.admissions.push([before, after]);
+        for (const [name, cost] of Object.entries(consume)) {
+          report.consumed[name] = (report.consumed[name] ?? 0) + cost;
+        }
         await decision.lease.commit();
         continue;
       }
       report.rejections += 1;
       report.latestRejectedBefore = Math.max(report.latestRejectedBefore, before);
-      if (config.stopOnReject) return;
+      if (config.stopOnReject) {
+        if (fallen) return;
+        // A larger cost was refused: take what is left, one token of every limit at a time.
+        fallen = true;
+        continue;
+      }
       await sleep(decision.retryAfterMs + Math.random() * config.retryJitterMs);
     } catch (error) {
       report.errors.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
@@ -84,6 +112,6 @@ process.stdout.write('ready\n');
 const startAt = Number(await firstLine());
 await sleep(Math.max(0, startAt - Date.now()));
 const endAt = startAt + config.durationMs;
-await Promise.all(Array.from({ length: config.concurrency }, () => acquirer(endAt)));
+await Promise.all(Array.from({ length: config.concurrency }, (_, index) => acquirer(index, endAt)));
 await store.close();
 process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -1,13 +1,17 @@
-import { assertUniqueLimitNames, type BucketAdjustment, gcra } from '@tollgate/core';
+import type { BucketKey } from '@tollgate/core';
+import { type LimitShift, shiftedTat } from './adjust-composition.js';
 import { type BucketUpdate, bucketTtl, isIdle, stampBucket, type TatGuess } from './bucket-update.js';
 import { numberValue } from './item-codec.js';
+import { maxBigInt } from './numbers.js';
 import { CONSUMED_PREFIX, type KeyBuilder, TAT_PREFIX } from './schema.js';
 import { UpdateExpressionBuilder } from './update-expression.js';
 
 /** Inputs of {@link buildAdjustUpdate}. */
 export interface AdjustUpdateInput {
   readonly keys: KeyBuilder;
-  readonly bucket: BucketAdjustment;
+  readonly bucket: BucketKey;
+  /** The composed debt and refunds per limit name (from `composeAdjustments`). */
+  readonly shifts: ReadonlyMap<string, LimitShift>;
   /** Last known tats of the bucket; decides each limit's form. */
   readonly guess: TatGuess;
   readonly nowNs: bigint;
@@ -15,55 +19,51 @@ export interface AdjustUpdateInput {
 }
 
 /**
- * The conditional update that applies debt and refunds to one bucket, leaving
- * exactly `adjustedTat(tat, now, limit, delta)` for every limit. Per limit, with
- * `d·T` the time the delta stands for:
+ * The conditional update that applies composed debt and refunds to one
+ * bucket, leaving `max(max(tat, now) + add, now + floor)` for every limit.
+ * Per limit, with `threshold = now + floor − add` (where both terms of the max
+ * are equal):
  *
- * - debt, idle (tat ≤ now or absent): `SET tat = now + d·T` if `attribute_not_exists(tat) OR tat <= now`;
- * - debt, busy: `ADD tat d·T` if `tat > now`;
- * - refund, idle: nothing to write for the tat (a full bucket stays full),
- *   if `attribute_not_exists(tat) OR tat <= now`;
- * - refund, busy enough: `ADD tat −d·T` if `tat >= now + d·T`;
- * - refund, partly busy: `SET tat = now` if `tat > now AND tat < now + d·T`
- *   (a refund never lifts a bucket above its capacity).
+ * - idle (tat ≤ now or absent): `SET tat = now + max(add, floor)` if
+ *   `attribute_not_exists(tat) OR tat <= now` (nothing to set when that is
+ *   `now`: a full bucket stays full);
+ * - busy, at or above the threshold: `ADD tat add` if `tat > now AND tat >= threshold`;
+ * - busy, below it: `SET tat = now + floor` if `tat > now AND tat < threshold`.
  *
- * The consumed counter of each limit is incremented by the delta. The ranges
- * cover every stored tat, so a failed condition only means a wrong guess:
- * rebuild from the old image and write again.
+ * A single debt of `d·T` is add = floor = `d·T`; a single refund of `r·T` is
+ * add = `−r·T`, floor = 0. The consumed counter of each limit is incremented
+ * by the sum of its deltas. The ranges cover every stored tat, so a failed
+ * condition only means a wrong guess: rebuild from the old image, write again.
  */
 export function buildAdjustUpdate(input: AdjustUpdateInput): BucketUpdate {
-  const { keys, bucket, guess, nowNs } = input;
-  const limits = bucket.adjustments.map((adjustment) => adjustment.limit);
-  assertUniqueLimitNames(limits);
+  const { keys, bucket, shifts, guess, nowNs } = input;
   const builder = new UpdateExpressionBuilder();
   const now = builder.value(numberValue(nowNs));
   const tats = new Map(guess);
-  for (const { limit, delta } of bucket.adjustments) {
-    const attribute = `${TAT_PREFIX}${limit.name}`;
+  for (const [name, { shift, consumed }] of shifts) {
+    const attribute = `${TAT_PREFIX}${name}`;
     const tat = builder.name(attribute);
-    const guessed = guess.get(limit.name);
-    const span = gcra.costNs(limit, Math.abs(delta));
+    const guessed = guess.get(name);
+    const threshold = nowNs + shift.floorNs - shift.addNs;
     if (isIdle(guessed, nowNs)) {
-      if (delta > 0) builder.set(attribute, builder.value(numberValue(nowNs + span)));
+      const rise = maxBigInt(shift.addNs, shift.floorNs);
+      if (rise > 0n) builder.set(attribute, builder.value(numberValue(nowNs + rise)));
       builder.condition(`attribute_not_exists(${tat}) OR ${tat} <= ${now}`);
-    } else if (delta > 0) {
-      builder.add(attribute, builder.value(numberValue(span)));
-      builder.condition(`${tat} > ${now}`);
-    } else if (delta < 0) {
-      const refundedNow = builder.value(numberValue(nowNs + span));
-      if ((guessed ?? nowNs) >= nowNs + span) {
-        builder.add(attribute, builder.value(numberValue(-span)));
-        builder.condition(`${tat} >= ${refundedNow}`);
-      } else {
-        builder.set(attribute, now);
-        builder.condition(`${tat} > ${now} AND ${tat} < ${refundedNow}`);
-      }
+    } else if (guessed !== undefined && guessed >= threshold) {
+      if (shift.addNs !== 0n) builder.add(attribute, builder.value(numberValue(shift.addNs)));
+      builder.condition(
+        threshold > nowNs ? `${tat} >= ${builder.value(numberValue(threshold))}` : `${tat} > ${now}`,
+      );
+    } else {
+      builder.set(attribute, builder.value(numberValue(nowNs + shift.floorNs)));
+      builder.condition(`${tat} > ${now} AND ${tat} < ${builder.value(numberValue(threshold))}`);
     }
-    const adjusted = gcra.adjustedTat(guessed, nowNs, limit, delta);
-    if (adjusted === undefined) tats.delete(limit.name);
-    else tats.set(limit.name, adjusted);
-    if (delta !== 0) builder.add(`${CONSUMED_PREFIX}${limit.name}`, builder.value(numberValue(delta)));
+    const shifted = shiftedTat(guessed, nowNs, shift);
+    if (shifted === undefined) tats.delete(name);
+    else tats.set(name, shifted);
+    if (consumed !== 0) builder.add(`${CONSUMED_PREFIX}${name}`, builder.value(numberValue(consumed)));
   }
+  const limits = [...shifts.values()].flatMap((entry) => entry.limits);
   const expected = { entity: bucket.entity, resource: bucket.resource, tats };
   stampBucket(builder, bucket, bucketTtl(nowNs, limits, expected, input.ttlMarginSeconds));
   return { key: keys.bucket(bucket.entity, bucket.resource), parts: builder.build(), expected };

@@ -1,5 +1,6 @@
-import { assertUniqueLimitNames, type BucketCharge, gcra } from '@tollgate/core';
-import { type BucketUpdate, bucketTtl, isIdle, stampBucket, type TatGuess } from './bucket-update.js';
+import { type BucketKey, gcra, type Limit } from '@tollgate/core';
+import { type BucketUpdate, bucketTtl, stampBucket, type TatGuess } from './bucket-update.js';
+import { type LimitTerm, tatsSeen, writeRange } from './charge-batch.js';
 import { numberValue } from './item-codec.js';
 import { CONSUMED_PREFIX, type KeyBuilder, TAT_PREFIX } from './schema.js';
 import { UpdateExpressionBuilder } from './update-expression.js';
@@ -7,50 +8,85 @@ import { UpdateExpressionBuilder } from './update-expression.js';
 /** Inputs of {@link buildChargeUpdate}. */
 export interface ChargeUpdateInput {
   readonly keys: KeyBuilder;
-  readonly bucket: BucketCharge;
-  /** Last known tats of the bucket; decides each limit's form. */
+  readonly bucket: BucketKey;
+  /** What the batch asks of each limit of the bucket (from `simulateChargeBatch`). */
+  readonly terms: ReadonlyMap<string, LimitTerm>;
+  /** Every limit the batch uses on the bucket (for the TTL). */
+  readonly limits: readonly Limit[];
+  /** The known tats the batch was decided against; they pick each limit's form. */
   readonly guess: TatGuess;
   readonly nowNs: bigint;
   readonly ttlMarginSeconds: number;
 }
 
+/** A charge write, and the starts (`max(tat, now)` per limit) it assumes. */
+export interface ChargeUpdate extends BucketUpdate {
+  /** The starts implied by the guess, inside the write's condition; the base of each member's state. */
+  readonly starts: TatGuess;
+}
+
 /**
- * The conditional update that charges every limit of one bucket at once, with
- * no read. Per limit, from the guessed tat:
+ * The conditional update that writes a batch of charges on one bucket, with
+ * no read. Its condition is exactly the set of stored tats that give the
+ * batch's decisions; per limit, with `start = max(tat, now)` and the term's
+ * ceiling and floor:
  *
- * - idle form (tat ≤ now or absent): `SET tat = now + c·T`
- *   if `attribute_not_exists(tat) OR tat <= now`;
- * - busy form (tat > now): `ADD tat c·T` if `tat > now AND tat <= now + tau − c·T`.
+ * - idle form (guessed tat ≤ now or absent, and the decisions hold at
+ *   `start = now`): `SET tat = now + occupied` if `attribute_not_exists(tat) OR tat <= now`;
+ * - busy form: `ADD tat occupied` if `tat > max(now, floor) AND tat <= ceiling`.
  *
- * Either form succeeds exactly when the stored tat is in its range and the
- * charge is admissible, and then leaves `max(tat, now) + c·T`. The consumed
- * counter of each limit is incremented by the cost in the same write. When a
- * condition fails, the old image decides: retry with the right forms, or reject.
+ * Either form leaves `max(tat, now) + occupied`. A limit that only witnesses a
+ * rejection gets its condition and no update. The consumed counter of each
+ * limit is incremented by the admitted tokens in the same write.
  */
-export function buildChargeUpdate(input: ChargeUpdateInput): BucketUpdate {
-  const { keys, bucket, guess, nowNs } = input;
-  const limits = bucket.charges.map((charge) => charge.limit);
-  assertUniqueLimitNames(limits);
+export function buildChargeUpdate(input: ChargeUpdateInput): ChargeUpdate {
+  const { keys, bucket, terms, guess, nowNs } = input;
   const builder = new UpdateExpressionBuilder();
   const now = builder.value(numberValue(nowNs));
-  const tats = new Map(guess);
-  for (const { limit, cost } of bucket.charges) {
-    const attribute = `${TAT_PREFIX}${limit.name}`;
+  const starts = new Map(guess);
+  const occupied = new Map<string, bigint>();
+  for (const [name, term] of terms) {
+    const attribute = `${TAT_PREFIX}${name}`;
     const tat = builder.name(attribute);
-    const guessed = guess.get(limit.name);
-    const occupied = gcra.costNs(limit, cost);
-    if (isIdle(guessed, nowNs)) {
-      builder.set(attribute, builder.value(numberValue(nowNs + occupied)));
+    const { occupiedNs } = term;
+    const range = writeRange(term, guess.get(name), nowNs);
+    if (range.form === 'idle') {
+      if (occupiedNs > 0n) {
+        builder.set(attribute, builder.value(numberValue(nowNs + occupiedNs)));
+        starts.set(name, nowNs);
+      }
       builder.condition(`attribute_not_exists(${tat}) OR ${tat} <= ${now}`);
     } else {
-      const threshold = builder.value(numberValue(nowNs + limit.tauNs - occupied));
-      builder.add(attribute, builder.value(numberValue(occupied)));
-      builder.condition(`${tat} > ${now} AND ${tat} <= ${threshold}`);
+      const { aboveNs, atMostNs } = range;
+      const above = aboveNs === nowNs ? now : builder.value(numberValue(aboveNs));
+      if (occupiedNs > 0n) builder.add(attribute, builder.value(numberValue(occupiedNs)));
+      builder.condition(
+        atMostNs === undefined
+          ? `${tat} > ${above}`
+          : `${tat} > ${above} AND ${tat} <= ${builder.value(numberValue(atMostNs))}`,
+      );
+      starts.set(name, clamp(gcra.startOf(guess.get(name), nowNs), aboveNs + 1n, atMostNs));
     }
-    tats.set(limit.name, gcra.chargedTat(guessed, nowNs, limit, cost));
-    builder.add(`${CONSUMED_PREFIX}${limit.name}`, builder.value(numberValue(cost)));
+    if (occupiedNs > 0n) occupied.set(name, occupiedNs);
+    if (term.consumed > 0) {
+      builder.add(`${CONSUMED_PREFIX}${name}`, builder.value(numberValue(term.consumed)));
+    }
   }
-  const expected = { entity: bucket.entity, resource: bucket.resource, tats };
-  stampBucket(builder, bucket, bucketTtl(nowNs, limits, expected, input.ttlMarginSeconds));
-  return { key: keys.bucket(bucket.entity, bucket.resource), parts: builder.build(), expected };
+  const expected = {
+    entity: bucket.entity,
+    resource: bucket.resource,
+    tats: tatsSeen(starts, occupied, nowNs),
+  };
+  stampBucket(builder, bucket, bucketTtl(nowNs, input.limits, expected, input.ttlMarginSeconds));
+  return { key: keys.bucket(bucket.entity, bucket.resource), parts: builder.build(), expected, starts };
+}
+
+/**
+ * The guessed start moved into the condition's range: when a write succeeds,
+ * the stored tat was in that range, so the closest point is the best estimate
+ * (a transaction returns no item to read it from).
+ */
+function clamp(start: bigint, lowest: bigint, highest: bigint | undefined): bigint {
+  if (highest !== undefined && start > highest) return highest;
+  return start < lowest ? lowest : start;
 }

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   type AdjustRequest,
+  assertUniqueLimitNames,
   type BucketKey,
   type BucketState,
   type ChargeRequest,
@@ -9,12 +10,10 @@ import {
   EntityError,
   type EntityRecord,
   type GetBucketsRequest,
-  gcra,
   type LimitDefinition,
   type LimitScope,
   type LoadConfigRequest,
   type LoadedConfig,
-  RateLimiterUnavailable,
   type Store,
   type StoreStats,
   scopeKey,
@@ -23,12 +22,10 @@ import {
   type UsageSnapshot,
   ValidationError,
 } from '@tollgate/core';
-import { buildAdjustUpdate } from './adjust-expression.js';
-import { backoff } from './backoff.js';
+import { writeAdjustments } from './adjust-writes.js';
 import { type BatchContext, batchDeleteItems, batchGetItems } from './batch-operations.js';
-import type { BucketUpdate, TatGuess } from './bucket-update.js';
-import { writeBuckets } from './bucket-writer.js';
-import { buildChargeUpdate } from './charge-expression.js';
+import { writeCharges } from './charge-writes.js';
+import { Coalescer } from './coalescer.js';
 import {
   decodeBucket,
   decodeEntity,
@@ -49,6 +46,7 @@ import { BucketStateCache } from './state-cache.js';
 import { StatsRecorder } from './stats.js';
 import { TableRequests } from './table-requests.js';
 import { decodeUsageCursor, encodeUsageCursor, usageKeyOf } from './usage-cursor.js';
+import type { BucketWriteContext } from './write-context.js';
 
 /** Default and largest page of {@link DynamoDBStore.getUsage}. */
 const DEFAULT_USAGE_PAGE = 100;
@@ -63,6 +61,12 @@ const USAGE_RANGE_END = '~';
  *
  * Construction does no I/O; the table must exist (`createTable()`, the CLI or
  * the CloudFormation template make it).
+ *
+ * With `coalesce: true` (the default), concurrent calls of this store on one
+ * item set share writes: while a write to it is in flight, further charges
+ * queue and then go out as ONE conditional write, each still decided exactly
+ * as if alone, in arrival order (settles likewise). `coalesce: false` sends
+ * every call as its own write. See docs/dynamodb.md, "Coalescing".
  *
  * @example
  * const store = new DynamoDBStore({ tableName: 'tollgate', clientConfig: { region: 'eu-west-1' } });
@@ -79,6 +83,8 @@ export class DynamoDBStore implements Store {
   private readonly recorder = new StatsRecorder();
   private readonly requests: TableRequests;
   private readonly states: BucketStateCache;
+  private readonly charges: Coalescer<ChargeRequest, ChargeResult>;
+  private readonly adjustments: Coalescer<AdjustRequest, undefined>;
   private closed = false;
 
   constructor(options: DynamoDBStoreOptions) {
@@ -88,6 +94,20 @@ export class DynamoDBStore implements Store {
     this.keys = new KeyBuilder(this.options.namespace);
     this.requests = new TableRequests(this.options.client, this.recorder);
     this.states = new BucketStateCache(this.options.stateCacheSize);
+    const context: BucketWriteContext = {
+      requests: this.requests,
+      tableName: this.tableName,
+      keys: this.keys,
+      states: this.states,
+      maxAttempts: this.options.maxAttempts,
+      ttlMarginSeconds: this.options.ttlMarginSeconds,
+    };
+    this.charges = new Coalescer(this.options.coalesce, (requests, signal) =>
+      writeCharges(context, requests, signal),
+    );
+    this.adjustments = new Coalescer(this.options.coalesce, (requests, signal) =>
+      writeAdjustments(context, requests, signal),
+    );
   }
 
   /** The DynamoDB client in use (the one passed in, or the one the store created). */
@@ -96,88 +116,35 @@ export class DynamoDBStore implements Store {
   }
 
   /**
-   * Charges every bucket in one write, or nothing. Each limit's form is guessed
+   * Charges every bucket in one write, or nothing. Each limit's form is picked
    * from the last state seen; a failed condition returns the old image, which
    * either proves a limit short (rejected, with the exact state) or gives the
-   * right forms for the next write.
+   * right forms for the next write. With `coalesce` (the default), a charge
+   * for an item set with a write in flight waits for it and then goes out
+   * with every other charge queued meanwhile as ONE write, each decided as if
+   * alone, in arrival order.
    */
   async charge(request: ChargeRequest): Promise<ChargeResult> {
-    const kind = 'charge';
-    this.recorder.call(kind);
-    const { nowNs, buckets, signal } = request;
-    if (buckets.length === 0) return { admitted: true, buckets: [] };
-    let guesses = buckets.map((bucket) =>
-      this.states.guess(this.keys.bucket(bucket.entity, bucket.resource)),
-    );
-    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
-      const updates = buckets.map((bucket, index) =>
-        buildChargeUpdate({
-          keys: this.keys,
-          bucket,
-          guess: guesses[index] ?? new Map(),
-          nowNs,
-          ttlMarginSeconds: this.options.ttlMarginSeconds,
-        }),
-      );
-      for (const update of updates) this.states.advance(update.key, update.expected.tats);
-      const outcome = await writeBuckets(this.requests, kind, this.tableName, buckets, updates, signal);
-      if (outcome.written) {
-        updates.forEach((update, index) => {
-          const state = outcome.states[index];
-          if (state) this.states.advance(update.key, state.tats);
-        });
-        return { admitted: true, buckets: outcome.states };
-      }
-      const seen = this.merge(buckets, guesses, outcome.observed, updates);
-      const short = buckets.some((bucket, index) => {
-        const observed = outcome.observed[index];
-        return (
-          observed !== undefined &&
-          !bucket.charges.every(({ limit, cost }) =>
-            gcra.isAdmissible(observed.tats.get(limit.name), nowNs, limit, cost),
-          )
-        );
-      });
-      if (short) return { admitted: false, buckets: seen };
-      guesses = seen.map((state) => state.tats);
-      if (outcome.conflict) await backoff(attempt, signal);
-    }
-    throw this.contention(kind);
+    this.recorder.call('charge');
+    if (request.buckets.length === 0) return { admitted: true, buckets: [] };
+    for (const bucket of request.buckets)
+      assertUniqueLimitNames(bucket.charges.map((charge) => charge.limit));
+    return this.charges.submit(this.itemSet(request.buckets), request);
   }
 
   /**
    * Applies debt and refunds, written once: UpdateItem for one bucket,
    * TransactWriteItems for several. Never refused; a failed condition only
-   * means a wrong guess of the form, corrected from the old image.
+   * means a wrong guess of the form, corrected from the old image. Coalesced
+   * like {@link charge}: one write composes the adjustments queued for an item set.
    */
   async adjust(request: AdjustRequest): Promise<void> {
-    const kind = 'adjust';
-    this.recorder.call(kind);
-    const { nowNs, signal } = request;
+    this.recorder.call('adjust');
     const buckets = request.buckets.filter((bucket) => bucket.adjustments.length > 0);
     if (buckets.length === 0) return;
-    let guesses = buckets.map((bucket) =>
-      this.states.guess(this.keys.bucket(bucket.entity, bucket.resource)),
-    );
-    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
-      const updates = buckets.map((bucket, index) =>
-        buildAdjustUpdate({
-          keys: this.keys,
-          bucket,
-          guess: guesses[index] ?? new Map(),
-          nowNs,
-          ttlMarginSeconds: this.options.ttlMarginSeconds,
-        }),
-      );
-      const outcome = await writeBuckets(this.requests, kind, this.tableName, buckets, updates, signal);
-      if (outcome.written) {
-        this.rememberAll(updates, outcome.states);
-        return;
-      }
-      guesses = this.merge(buckets, guesses, outcome.observed, updates).map((state) => state.tats);
-      if (outcome.conflict) await backoff(attempt, signal);
-    }
-    throw this.contention(kind);
+    for (const bucket of buckets)
+      assertUniqueLimitNames(bucket.adjustments.map((adjustment) => adjustment.limit));
+    await this.adjustments.submit(this.itemSet(buckets), { ...request, buckets });
   }
 
   /** Reads bucket states: GetItem for one, BatchGetItem for several. */
@@ -433,33 +400,6 @@ export class DynamoDBStore implements Store {
     if (this.options.ownsClient) this.options.client.destroy();
   }
 
-  private rememberAll(updates: readonly BucketUpdate[], states: readonly BucketState[]): void {
-    updates.forEach((update, index) => {
-      const state = states[index];
-      if (state) this.states.remember(update.key, state.tats);
-    });
-  }
-
-  /**
-   * Old images where conditions failed, the guesses elsewhere. Remembers both:
-   * an image replaces what was known, and a bucket whose write did not happen
-   * goes back to its guess (its optimistic advance is undone).
-   */
-  private merge(
-    buckets: readonly BucketKey[],
-    guesses: readonly TatGuess[],
-    observed: readonly (BucketState | undefined)[],
-    updates: readonly BucketUpdate[],
-  ): BucketState[] {
-    return buckets.map((bucket, index) => {
-      const state = observed[index];
-      const update = updates[index];
-      const tats = state?.tats ?? new Map(guesses[index] ?? []);
-      if (update) this.states.remember(update.key, tats);
-      return state ?? { entity: bucket.entity, resource: bucket.resource, tats };
-    });
-  }
-
   private batch(kind: string, signal: AbortSignal): BatchContext {
     return { requests: this.requests, kind, tableName: this.tableName, signal };
   }
@@ -468,9 +408,8 @@ export class DynamoDBStore implements Store {
     return this.options.queryPageSize === undefined ? {} : { Limit: this.options.queryPageSize };
   }
 
-  private contention(kind: string): RateLimiterUnavailable {
-    return new RateLimiterUnavailable(
-      `${kind}: the bucket changed under every one of ${this.options.maxAttempts} conditional writes (extreme contention)`,
-    );
+  /** The ordered bucket keys of a request: requests coalesce only with the same item set. */
+  private itemSet(buckets: readonly BucketKey[]): string {
+    return JSON.stringify(buckets.map((bucket) => keyId(this.keys.bucket(bucket.entity, bucket.resource))));
   }
 }

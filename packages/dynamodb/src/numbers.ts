@@ -45,3 +45,8 @@ export function nsToEpochSecondsCeil(ns: bigint): number {
   const seconds = ns <= 0n ? 0n : (ns + 999_999_999n) / 1_000_000_000n;
   return Number(seconds);
 }
+
+/** The larger of two bigints (`Math.max` takes numbers only). */
+export function maxBigInt(a: bigint, b: bigint): bigint {
+  return a < b ? b : a;
+}

@@ -27,6 +27,13 @@ export interface DynamoDBStoreOptions {
   maxAttempts?: number;
   /** `Limit` of each Query page (children, entity deletion); default: DynamoDB's 1 MB pages. */
   queryPageSize?: number;
+  /**
+   * Combine the charges (and, separately, the adjustments) this store
+   * receives for one item set while a write to it is in flight into ONE
+   * conditional write, each request still decided as if alone, in arrival
+   * order. Default true; false sends every call as its own write.
+   */
+  coalesce?: boolean;
 }
 
 /** Options after validation, with defaults applied. */
@@ -41,6 +48,7 @@ export interface ResolvedStoreOptions {
   readonly ttlMarginSeconds: number;
   readonly maxAttempts: number;
   readonly queryPageSize: number | undefined;
+  readonly coalesce: boolean;
 }
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
@@ -93,6 +101,12 @@ export function resolveStoreOptions(options: DynamoDBStoreOptions): ResolvedStor
       `Expected \`consistentReads\` to be a boolean, got ${describeValue(options.consistentReads)}`,
     );
   }
+  if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') {
+    throw invalid(
+      'coalesce',
+      `Expected \`coalesce\` to be a boolean, got ${describeValue(options.coalesce)}`,
+    );
+  }
   const stateCacheSize = positiveInteger(options, 'stateCacheSize', 10_000);
   const ttlMarginSeconds = positiveInteger(options, 'ttlMarginSeconds', 3600);
   const maxAttempts = positiveInteger(options, 'maxAttempts', 6);
@@ -108,6 +122,7 @@ export function resolveStoreOptions(options: DynamoDBStoreOptions): ResolvedStor
     ttlMarginSeconds,
     maxAttempts,
     queryPageSize,
+    coalesce: options.coalesce ?? true,
   };
 }
 
