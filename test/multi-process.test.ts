@@ -97,6 +97,7 @@ async function runProcesses(
   stopOnReject: boolean,
   retryJitterMs = 0,
   consume?: Record<string, number>[],
+  reservation?: WorkerConfig['reservation'],
 ) {
   const config: WorkerConfig = {
     endpoint: local.endpoint,
@@ -108,6 +109,7 @@ async function runProcesses(
     stopOnReject,
     retryJitterMs,
     ...(consume === undefined ? {} : { consume }),
+    ...(reservation === undefined ? {} : { reservation }),
   };
   const workers = Array.from({ length: PROCESSES }, () => spawnWorker(config));
   await Promise.all(workers.map((worker) => worker.ready));
@@ -123,7 +125,22 @@ async function runProcesses(
     rejections: reports.reduce((sum, report) => sum + report.rejections, 0),
     latestRejectedBefore: Math.max(...reports.map((report) => report.latestRejectedBefore)),
     errors: reports.flatMap((report) => report.errors),
+    decisions: reports.reduce((sum, report) => sum + report.decisions, 0),
+    chargeRoundTrips: reports.reduce((sum, report) => sum + report.chargeRoundTrips, 0),
   };
+}
+
+/** The consumed counters of the hot bucket of a namespace, as DynamoDB Local holds them. */
+async function consumedInItem(namespace: string, names: readonly string[]): Promise<Record<string, number>> {
+  const key = new KeyBuilder(namespace).bucket('hot', 'api');
+  const { Item: item } = await local.client.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { PK: { S: key.PK }, SK: { S: key.SK } },
+      ConsistentRead: true,
+    }),
+  );
+  return Object.fromEntries(names.map((name) => [name, Number(item?.[`consumed:${name}`]?.N ?? 0)]));
 }
 
 describe(`${PROCESSES} processes × ${ACQUIRERS} acquirers on one bucket in DynamoDB Local`, () => {
@@ -133,6 +150,31 @@ describe(`${PROCESSES} processes × ${ACQUIRERS} acquirers on one bucket in Dyna
     expect(errors).toEqual([]);
     expect(admissions).toHaveLength(200);
     expect(rejections).toBe(PROCESSES * ACQUIRERS);
+  }, 90_000);
+
+  it('with reserved blocks: never above the allowance, short of it by at most the blocks, unused returned', async () => {
+    const capacity = 3000;
+    const maxShare = 0.02; // blocks of at most 60 tokens per process
+    const limit = Limit.perDay('req', capacity);
+    const { admissions, errors, decisions, chargeRoundTrips } = await runProcesses(
+      'reserved',
+      [limit.toJSON()],
+      60_000,
+      true,
+      0,
+      undefined,
+      { maxShare, blockTtlMs: 1000 },
+    );
+    expect(errors).toEqual([]);
+    const bound = PROCESSES * Math.floor(capacity * maxShare);
+    const summary = `${admissions.length} admitted, ${decisions} decisions, ${chargeRoundTrips} charge writes`;
+    expect(admissions.length, summary).toBeLessThanOrEqual(capacity);
+    // Every acquirer stopped at a refusal: what is missing is held in other processes' blocks.
+    expect(admissions.length, summary).toBeGreaterThanOrEqual(capacity - bound);
+    // Each process returned its unused tokens on close: the item counts exactly what was admitted.
+    expect(await consumedInItem('reserved', ['req'])).toEqual({ req: admissions.length });
+    // Blocks serve most decisions from memory.
+    expect(decisions / chargeRoundTrips, summary).toBeGreaterThanOrEqual(5);
   }, 90_000);
 
   it('admit exactly the capacity with mixed costs and two limits on one bucket, never more', async () => {

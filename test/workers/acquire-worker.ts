@@ -7,7 +7,14 @@
  * prints one JSON line: the [before, after] clock readings around every
  * admission, the number of rejections, and any errors.
  */
-import { Limit, type LimitDefinition, RateLimiter } from '@tollgate/core';
+import {
+  Limit,
+  type LimitDefinition,
+  RateLimiter,
+  type ReservationOptions,
+  ReservingStore,
+  type Store,
+} from '@tollgate/core';
 import { DynamoDBStore } from '@tollgate/dynamodb';
 import { localClientConfig } from '@tollgate/test-utils';
 
@@ -24,6 +31,8 @@ export interface WorkerConfig {
   stopOnReject: boolean;
   /** Random extra pause after a rejection, in ms, so one process's acquirers do not retry in lockstep. */
   retryJitterMs: number;
+  /** Serve the limits from reserved blocks (ReservingStore over the DynamoDBStore). */
+  reservation?: Omit<ReservationOptions, 'clock'>;
 }
 
 /** The worker's answer (one JSON line on stdout). */
@@ -35,14 +44,18 @@ export interface WorkerReport {
   /** The latest clock reading taken before a call that was refused (0 if none was). */
   latestRejectedBefore: number;
   errors: string[];
+  /** Decisions made (admitted and refused) and charge requests sent to DynamoDB. */
+  decisions: number;
+  chargeRoundTrips: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-const store = new DynamoDBStore({
+const dynamo = new DynamoDBStore({
   tableName: config.tableName,
   namespace: config.namespace,
   clientConfig: localClientConfig(config.endpoint),
 });
+const store: Store = config.reservation ? new ReservingStore(dynamo, config.reservation) : dynamo;
 const limiter = new RateLimiter({
   store,
   limits: config.limits.map((limit) => Limit.custom(limit)),
@@ -54,6 +67,8 @@ const report: WorkerReport = {
   rejections: 0,
   latestRejectedBefore: 0,
   errors: [],
+  decisions: 0,
+  chargeRoundTrips: 0,
 };
 /** One of every limit: what an acquirer falls back to once a larger cost is refused. */
 const smallest = Object.fromEntries(config.limits.map((limit) => [limit.name, 1]));
@@ -68,6 +83,7 @@ async function acquirer(index: number, endAt: number): Promise<void> {
     try {
       const decision = await limiter.tryAcquire({ entity: 'hot', resource: 'api', consume });
       const after = Date.now();
+      report.decisions += 1;
       if (decision.allowed) {
         report.admissions.push([before, after]);
         for (const [name, cost] of Object.entries(consume)) {
@@ -113,5 +129,7 @@ const startAt = Number(await firstLine());
 await sleep(Math.max(0, startAt - Date.now()));
 const endAt = startAt + config.durationMs;
 await Promise.all(Array.from({ length: config.concurrency }, (_, index) => acquirer(index, endAt)));
-await store.close();
+report.chargeRoundTrips = dynamo.stats()['charge']?.roundTrips ?? 0;
+// Returns the unused tokens of reserved blocks before the report says the run is over.
+await limiter.close();
 process.stdout.write(`${JSON.stringify(report)}\n`);

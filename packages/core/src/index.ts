@@ -51,5 +51,6 @@ export type * from './limiter/types.js';
 export * as gcra from './math/gcra.js';
 export { msToNs, nsToMsCeil, nsToSecondsCeil } from './math/time.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
+export { type ReservationOptions, ReservingStore } from './store/reserving-store.js';
 export * from './store/store.js';
 export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';
