@@ -11,7 +11,7 @@ import {
   DynamoDB,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { Limit, RateLimiter, type StoreStats } from '@tollgate/core';
+import { Limit, RateLimiter, ReservingStore, type Store, type StoreStats } from '@tollgate/core';
 import { DynamoDBStore } from '@tollgate/dynamodb';
 import {
   createTestTable,
@@ -31,7 +31,7 @@ export interface DynamoBenchOptions {
   durationMs?: number;
   /** How long both libraries warm DynamoDB Local up before anything is measured, in ms (default 4000). */
   warmUpMs?: number;
-  /** Concurrent callers; 1 is sequential (default [1, 10, 50]). */
+  /** Concurrent callers; 1 is sequential (default [1, 10, 50, 200]). */
   concurrencies?: readonly number[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
@@ -68,7 +68,7 @@ const PLENTY = 60_000_000;
 /** Runs every scenario at every concurrency for both libraries and returns one row each. */
 export async function runDynamoBench(options: DynamoBenchOptions = {}): Promise<Row[]> {
   const durationMs = options.durationMs ?? 2000;
-  const concurrencies = options.concurrencies ?? [1, 10, 50];
+  const concurrencies = options.concurrencies ?? [1, 10, 50, 200];
   const log = options.log ?? (() => {});
   let local: DynamoDBLocal | undefined;
   let endpoint = options.endpoint;
@@ -98,10 +98,15 @@ export async function runDynamoBench(options: DynamoBenchOptions = {}): Promise<
     let run = 0;
     for (const scenario of SCENARIOS) {
       for (const concurrency of concurrencies) {
-        for (const contender of [
-          tollgate(endpoint, tollgateTable, `bench-${++run}`),
+        run += 1;
+        const contenders = [
+          tollgate(endpoint, tollgateTable, `bench-${run}`),
           flexible(endpoint, flexibleTable, `bench-${run}`),
-        ]) {
+        ];
+        if (scenario === 'acquire, 1 limit' || scenario === 'acquire, 2 limits') {
+          contenders.splice(1, 0, tollgate(endpoint, tollgateTable, `bench-${run}-reserved`, true));
+        }
+        for (const contender of contenders) {
           try {
             const decide = await contender.prepare(scenario);
             await drive(decide, Math.min(concurrency, 10), 300); // warm-up: JIT on both sides, connections open
@@ -158,11 +163,12 @@ async function drive(
   return { latencies, admitted, elapsedMs: performance.now() - started };
 }
 
-function tollgate(endpoint: string, tableName: string, namespace: string): Contender {
-  const store = new DynamoDBStore({ tableName, namespace, clientConfig: localClientConfig(endpoint) });
+function tollgate(endpoint: string, tableName: string, namespace: string, reserve = false): Contender {
+  const dynamo = new DynamoDBStore({ tableName, namespace, clientConfig: localClientConfig(endpoint) });
+  const store: Store = reserve ? new ReservingStore(dynamo) : dynamo;
   let limiter: RateLimiter | undefined;
   return {
-    library: 'Tollgate DynamoDBStore',
+    library: reserve ? 'Tollgate DynamoDBStore + ReservingStore' : 'Tollgate DynamoDBStore',
     async prepare(scenario) {
       const limits =
         scenario === 'acquire, 2 limits'
@@ -188,9 +194,9 @@ function tollgate(endpoint: string, tableName: string, namespace: string): Conte
         return decision.allowed;
       };
     },
-    meter: () => totals(store.stats()),
+    meter: () => totals(dynamo.stats()),
     async close() {
-      await (limiter ?? store).close();
+      await (limiter ?? store).close?.();
     },
   };
 }
