@@ -1,13 +1,13 @@
 import { RateLimiter } from '@tollgate/core';
-import { DynamoDBStore } from '@tollgate/dynamodb';
 import { Command, Option } from 'commander';
 import type { KeyDistribution } from '../bench/key-distribution.js';
 import { type BenchResult, runBench } from '../bench/run-bench.js';
 import {
   type CliContext,
   type ConnectionOptions,
-  clientConfig,
+  openStore,
   outputFor,
+  storeTimeout,
   withConnection,
 } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -89,12 +89,11 @@ export function benchCommand(context: CliContext): Command {
     const limits = (options.limit.length === 0 ? ['rpm:600/min'] : options.limit).map(parseLimitSpec);
     const durationMs = positive(options.duration, '--duration') * 1000;
     const requests = options.requests === undefined ? undefined : positive(options.requests, '--requests');
-    const store = new DynamoDBStore({
-      tableName: options.table,
-      clientConfig: clientConfig(options, context.env),
-      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    const limiter = new RateLimiter({
+      store: openStore(options, context),
+      limits,
+      timeoutMs: storeTimeout(options),
     });
-    const limiter = new RateLimiter({ store, limits, timeoutMs: Number(options.timeout) });
     const progress =
       requests === undefined
         ? output.progress('bench', Math.ceil(durationMs / 1000))
