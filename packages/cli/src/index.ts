@@ -8,7 +8,7 @@
 
 export { type KeyDistribution, keyPicker, seededRandom } from './bench/key-distribution.js';
 export { type LatencySummary, percentile, summarizeLatencies } from './bench/latency.js';
-export { type BenchOptions, type BenchResult, runBench } from './bench/run-bench.js';
+export { type AppliedLimit, type BenchOptions, type BenchResult, runBench } from './bench/run-bench.js';
 export {
   bucketItemBytes,
   type CapacityEstimate,
