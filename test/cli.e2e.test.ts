@@ -122,6 +122,7 @@ describe('tollgate, end to end against DynamoDB Local', () => {
     );
   });
 
+  // Fourteen CLI processes, each compiling the sources: on a busy machine they need more than the default.
   it('manages entities and limits, then usage of acquires made through the library appears after aggregation', async () => {
     expect((await tollgate('entity', 'create', 'org-1', ...connection)).code).toBe(0);
     const key = await json<{ id: string; parent: string; cascade: boolean; metadata: unknown }>(
@@ -231,7 +232,7 @@ describe('tollgate, end to end against DynamoDB Local', () => {
     const table_ = await tollgate('usage', '--entity', 'key-1', '--window', 'day', ...connection);
     expect(table_.stdout).toMatch(/window start \(UTC\)\s*│\s*resource\s*│\s*rpm\s*│\s*tpm/);
     expect(table_.stdout).toMatch(/│\s*chat\s*│/);
-  });
+  }, 120_000);
 
   it('refuses to delete a parent with children, deletes the child, then the parent, then the table', async () => {
     expect((await tollgate('entity', 'delete', 'org-1', ...connection)).code).toBe(4);

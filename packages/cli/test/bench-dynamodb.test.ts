@@ -40,5 +40,10 @@ describe('tollgate bench against DynamoDB Local', () => {
     // Ten admitted writes of one unit each; rejected writes report no capacity on DynamoDB Local.
     expect(result.storeStats.charge.writeCapacityUnits).toBe(10);
     expect(result.unitsPerCall.charge.roundTrips).toBeGreaterThanOrEqual(1);
+    expect(result.defaultLimits).toEqual(['rpm:10/hour']);
+    expect(result.appliedLimits).toEqual([
+      { spec: 'rpm:10/hour', depth: 0, source: 'default', decisions: 40 },
+    ]);
+    expect(result.decisionsWithStoredLimits).toBe(0);
   });
 });

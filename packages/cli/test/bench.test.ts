@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { keyPicker, seededRandom } from '../src/bench/key-distribution.js';
 import { percentile, summarizeLatencies } from '../src/bench/latency.js';
 import { runBench } from '../src/bench/run-bench.js';
-import { parseConsume } from '../src/commands/bench.js';
+import { appliedLimitsReport, parseConsume } from '../src/commands/bench.js';
 
 function histogram(pick: () => number, draws: number, keys: number): number[] {
   const counts = new Array<number>(keys).fill(0);
@@ -68,6 +68,41 @@ describe('runBench', () => {
     });
     expect(result).toMatchObject({ decisions: 25, admitted: 10, limited: 15, errors: 0 });
     expect(result.latencyMs.p50).toBeLessThanOrEqual(result.latencyMs.p99);
+  });
+
+  it('reports which limits applied and whether stored limits overrode the defaults (-l)', async () => {
+    const limiter = new RateLimiter({
+      store: new MemoryStore(),
+      limits: [Limit.perMinute('rpm', 600)],
+      clock: () => 1_700_000_000_000,
+    });
+    const options = {
+      limiter,
+      concurrency: 1,
+      requests: 4,
+      distribution: 'uniform' as const,
+      keys: 2,
+      resource: 'bench',
+      entityPrefix: 'k',
+    };
+    const defaults = await runBench(options);
+    expect(defaults.appliedLimits).toEqual([
+      { spec: 'rpm:600/min', depth: 0, source: 'default', decisions: 4 },
+    ]);
+    expect(defaults.decisionsWithStoredLimits).toBe(0);
+    expect(appliedLimitsReport(defaults, ['rpm:600/min'])).toContain(
+      'No stored limits applied: every decision used -l (rpm:600/min).',
+    );
+
+    await limiter.setLimits({ resource: 'bench' }, [Limit.perMinute('rpm', 100, { burst: 150 })]);
+    const stored = await runBench(options);
+    expect(stored.appliedLimits).toEqual([
+      { spec: 'rpm:100/min:150', depth: 0, source: 'stored', decisions: 4 },
+    ]);
+    expect(stored.decisionsWithStoredLimits).toBe(4);
+    const report = appliedLimitsReport(stored, ['rpm:600/min']);
+    expect(report).toMatch(/rpm:100\/min:150\s*│\s*stored\s*│\s*own\s*│\s*4/);
+    expect(report).toContain('Stored limits overrode -l (rpm:600/min) in every decision.');
   });
 
   it('parses --consume amounts', () => {

@@ -94,6 +94,6 @@ describe('capacity arithmetic (hand-computed examples)', () => {
     expect(JSON.parse(ok.stdout).profile.rejectedShare).toBe(0.5);
     const bad = await runInProcess(['capacity', '--rps', '10', '--rejected-share', '150%']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('rejectedShare');
+    expect(bad.stderr).toContain('--rejected-share');
   });
 });

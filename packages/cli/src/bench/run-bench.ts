@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { Consumption, RateLimiter, StoreStats } from '@tollgate/core';
+import type { Consumption, LimitStatus, RateLimiter, StoreStats } from '@tollgate/core';
+import { formatLimitSpec } from '../limit-spec.js';
 import { type KeyDistribution, keyPicker, seededRandom } from './key-distribution.js';
 import { type LatencySummary, summarizeLatencies } from './latency.js';
 
@@ -25,6 +26,18 @@ export interface BenchOptions {
   onProgress?: ((decisions: number, elapsedMs: number) => void) | undefined;
 }
 
+/** A limit that decided requests of the load test, as the decisions reported it. */
+export interface AppliedLimit {
+  /** `rpm:600/min`: name, rate, period and burst (see `parseLimitSpec`). */
+  spec: string;
+  /** 0: the requested entity's own limit; 1: its parent's (cascade); ... */
+  depth: number;
+  /** `default`: one of the limiter's default limits (`-l`); `stored`: a limit set stored in the table. */
+  source: 'default' | 'stored';
+  /** Decisions this limit took part in. */
+  decisions: number;
+}
+
 /** What a load test measured. */
 export interface BenchResult {
   decisions: number;
@@ -39,6 +52,10 @@ export interface BenchResult {
   /** Mean units per call of the kinds `tollgate capacity` takes as inputs. */
   unitsPerCall?: Record<string, { wcu: number; rcu: number; roundTrips: number }> | undefined;
   firstError?: string | undefined;
+  /** Every limit that decided a request, most used first. */
+  appliedLimits: AppliedLimit[];
+  /** Decisions whose own limits were not the limiter's defaults (`-l`) but a stored set. */
+  decisionsWithStoredLimits: number;
 }
 
 /**
@@ -62,6 +79,22 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   let limited = 0;
   let errors = 0;
   let firstError: string | undefined;
+  let decisionsWithStoredLimits = 0;
+  const defaults = new Set(options.limiter.defaultLimits.map((limit) => formatLimitSpec(limit.toJSON())));
+  const applied = new Map<string, AppliedLimit>();
+  const recordLimits = (statuses: readonly LimitStatus[]) => {
+    let stored = false;
+    for (const status of statuses) {
+      const spec = formatLimitSpec({ ...status, name: status.limit });
+      const source = status.depth === 0 && defaults.has(spec) ? 'default' : 'stored';
+      if (status.depth === 0 && source === 'stored') stored = true;
+      const key = `${status.depth} ${spec}`;
+      const entry = applied.get(key) ?? { spec, depth: status.depth, source, decisions: 0 };
+      entry.decisions++;
+      applied.set(key, entry);
+    }
+    if (stored) decisionsWithStoredLimits++;
+  };
   const start = performance.now();
   const deadline = options.durationMs === undefined ? Number.POSITIVE_INFINITY : start + options.durationMs;
   const budget = options.requests ?? Number.POSITIVE_INFINITY;
@@ -78,6 +111,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           resource: options.resource,
           ...(options.consume === undefined ? {} : { consume: options.consume }),
         });
+        recordLimits(decision.statuses);
         if (decision.allowed) {
           await decision.lease.commit();
           admitted++;
@@ -108,6 +142,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     storeStats,
     unitsPerCall: storeStats === undefined ? undefined : unitsPerCall(storeStats),
     firstError,
+    appliedLimits: [...applied.values()].sort((a, b) => b.decisions - a.decisions || a.depth - b.depth),
+    decisionsWithStoredLimits,
   };
 }
 

