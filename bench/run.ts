@@ -40,6 +40,15 @@ const suites: Suite[] = [
     run: async () => (await import('./dynamodb.js')).runDynamoBench({}),
   },
   {
+    name: 'fleet',
+    title: 'DynamoDB Local: a fleet of processes on one hot key',
+    description:
+      'Four OS processes, each with its own limiter and DynamoDBStore and 50 concurrent callers, on one bucket of one DynamoDB Local; limits far above the load. ' +
+      'Coalescing sends one write per batch of concurrent decisions in each process; a ReservingStore charges a block of tokens per write and serves decisions from it in memory, ' +
+      'returning what it did not use. Writes per second counts every request that wrote the item: charges, reservations and refunds.',
+    run: async () => (await import('./fleet.js')).runFleetBench({}),
+  },
+  {
     name: 'http',
     title: 'HTTP middleware overhead (in-process store)',
     description:

@@ -37,9 +37,11 @@ describe('tollgate bench against DynamoDB Local', () => {
     expect(result).toMatchObject({ decisions: 40, admitted: 10, limited: 30, errors: 0 });
     expect(result.latencyMs.p50).toBeGreaterThan(0);
     expect(result.latencyMs.p99).toBeGreaterThanOrEqual(result.latencyMs.p50);
-    // Ten admitted writes of one unit each; rejected writes report no capacity on DynamoDB Local.
-    expect(result.storeStats.charge.writeCapacityUnits).toBe(10);
-    expect(result.unitsPerCall.charge.roundTrips).toBeGreaterThanOrEqual(1);
+    // One unit per successful write; concurrent admitted charges share a write (coalescing), so at
+    // most ten. Rejected writes report no capacity on DynamoDB Local.
+    expect(result.storeStats.charge.writeCapacityUnits).toBeGreaterThanOrEqual(1);
+    expect(result.storeStats.charge.writeCapacityUnits).toBeLessThanOrEqual(10);
+    expect(result.unitsPerCall.charge.roundTrips).toBeGreaterThan(0);
     expect(result.defaultLimits).toEqual(['rpm:10/hour']);
     expect(result.appliedLimits).toEqual([
       { spec: 'rpm:10/hour', depth: 0, source: 'default', decisions: 40 },
