@@ -216,6 +216,7 @@ describe('aggregator', () => {
       dynamodb: { Keys: { SK: { S: [{ prefix: '#BUCKET#' }] } } },
     });
     expect(template.Resources['AggregatorFunction']!.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
       Handler: 'aggregator.handler',
       Code: { S3Bucket: { Ref: 'AggregatorCodeS3Bucket' }, S3Key: { Ref: 'AggregatorCodeS3Key' } },
     });

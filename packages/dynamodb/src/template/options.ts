@@ -19,7 +19,7 @@ export interface AggregatorTemplateOptions {
   memoryMb?: number;
   /** Function timeout in seconds. Default 60. */
   timeoutSeconds?: number;
-  /** Lambda runtime. Default `nodejs20.x`. */
+  /** Lambda runtime. Default `nodejs22.x`. */
   runtime?: string;
   /** Default `arm64`. */
   architecture?: 'arm64' | 'x86_64';
@@ -69,7 +69,7 @@ export const AGGREGATOR_DEFAULTS: Readonly<Required<AggregatorTemplateOptions>> 
   parallelizationFactor: 1,
   memoryMb: 256,
   timeoutSeconds: 60,
-  runtime: 'nodejs20.x',
+  runtime: 'nodejs22.x',
   architecture: 'arm64',
 });
 
