@@ -486,7 +486,11 @@ describe('DynamoDBStore under concurrency', () => {
     const limit = Limit.perDay('rpd', 60);
     const attempts = stores.flatMap((store) =>
       Array.from({ length: 20 }, (_, index) =>
-        store.charge({ nowNs: T0 + BigInt(index), buckets: [bucket('hot', 'chat', [limit, 1])], signal }),
+        store.charge({
+          nowNs: T0 + BigInt(index),
+          buckets: [bucket('hot', 'chat', [limit, 1])],
+          signal: new AbortController().signal,
+        }),
       ),
     );
     const results = await Promise.all(attempts);

@@ -490,7 +490,9 @@ export function describeStoreContract(
         await store.createEntity(entityRecord(other), signal);
         const children = Array.from({ length: 30 }, (_, index) => `${parent}-child-${index}#/%é`);
         await Promise.all(
-          children.map((child) => store.createEntity(entityRecord(child, { parent, cascade: true }), signal)),
+          children.map((child) =>
+            store.createEntity(entityRecord(child, { parent, cascade: true }), new AbortController().signal),
+          ),
         );
         await store.createEntity(entityRecord(id('stranger'), { parent: other }), signal);
         const listed = await store.getChildren(parent, signal);
