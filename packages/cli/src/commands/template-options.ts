@@ -46,7 +46,7 @@ export function withTemplateFlags(command: Command): Command {
     .option('--parallelization <n>', 'concurrent batches per shard, 1-10 (default 1)')
     .option('--lambda-memory <mb>', 'aggregator memory in MB (default 256)')
     .option('--lambda-timeout <seconds>', 'aggregator timeout (default 60)')
-    .option('--runtime <runtime>', 'Lambda runtime (default nodejs20.x)')
+    .option('--runtime <runtime>', 'Lambda runtime (default nodejs22.x)')
     .option('--no-deletion-protection', 'allow the table to be deleted')
     .option('--no-pitr', 'turn off point-in-time recovery');
 }
