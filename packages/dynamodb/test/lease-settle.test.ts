@@ -41,3 +41,21 @@ describe('leases on DynamoDBStore are settled exactly once', () => {
     expect(await limiter.available({ entity: 'k' })).toEqual({ tpm: 5 });
   });
 });
+
+describe('limit names that are Object.prototype members, on DynamoDBStore', () => {
+  it('keep exact counts: no tokens minted by refunding a limit the lease holds none of', async () => {
+    const store = new DynamoDBStore({ tableName, client: local.client, namespace: `proto-${++namespaces}` });
+    const limiter = new RateLimiter({
+      store,
+      limits: [Limit.perMinute('rpm', 10), Limit.perMinute('constructor', 10)],
+      timeoutMs: 10_000,
+    });
+    const lease = await limiter.acquire({ entity: 'k', consume: { rpm: 1 } });
+    await expect(lease.adjust({ constructor: -10 })).rejects.toMatchObject({
+      code: 'ERR_TOLLGATE_INVALID_COST',
+    });
+    await lease.adjust({ constructor: 3 });
+    await lease.commit();
+    expect({ ...(await limiter.available({ entity: 'k' })) }).toEqual({ rpm: 9, constructor: 7 });
+  });
+});
