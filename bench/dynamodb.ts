@@ -11,7 +11,14 @@ import {
   DynamoDB,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { Limit, RateLimiter, ReservingStore, type Store, type StoreStats } from '@tollgate/core';
+import {
+  isRateLimiterUnavailable,
+  Limit,
+  RateLimiter,
+  ReservingStore,
+  type Store,
+  type StoreStats,
+} from '@tollgate/core';
 import { DynamoDBStore } from '@tollgate/dynamodb';
 import {
   createTestTable,
@@ -40,11 +47,13 @@ export interface DynamoBenchOptions {
 /** What one caller does once: true when admitted. */
 type Decide = () => Promise<boolean>;
 
-/** Counters a contender exposes: requests sent and write/read units reported. */
+/** Counters a contender exposes: requests sent, write/read units reported, calls that failed. */
 interface Meter {
   roundTrips: number;
   writeCapacityUnits: number;
   readCapacityUnits: number;
+  /** Calls answered "unavailable" (a store error or a missed deadline) instead of a decision. */
+  unavailable: number;
 }
 
 interface Contender {
@@ -125,6 +134,7 @@ export async function runDynamoBench(options: DynamoBenchOptions = {}): Promise<
               'p99 ms': round(percentile(latencies, 99)),
               'round trips/decision': round((after.roundTrips - before.roundTrips) / decisions, 3),
               'WCU/decision': round((after.writeCapacityUnits - before.writeCapacityUnits) / decisions, 3),
+              unavailable: after.unavailable - before.unavailable,
               admitted: `${Math.round((100 * sample.admitted) / decisions)}%`,
             });
             log(`${contender.library} · ${scenario} · ${concurrency}: ${decisions} decisions`);
@@ -167,6 +177,7 @@ function tollgate(endpoint: string, tableName: string, namespace: string, reserv
   const dynamo = new DynamoDBStore({ tableName, namespace, clientConfig: localClientConfig(endpoint) });
   const store: Store = reserve ? new ReservingStore(dynamo) : dynamo;
   let limiter: RateLimiter | undefined;
+  let unavailable = 0;
   return {
     library: reserve ? 'Tollgate DynamoDBStore + ReservingStore' : 'Tollgate DynamoDBStore',
     async prepare(scenario) {
@@ -176,25 +187,34 @@ function tollgate(endpoint: string, tableName: string, namespace: string, reserv
           : scenario === 'rejected'
             ? [Limit.perDay('rpd', 1)]
             : [Limit.perMinute('rpm', PLENTY)];
-      const created = new RateLimiter({ store, limits, timeoutMs: 30_000 });
+      // Setup is not measured: a generous deadline. Decisions run under the default deadline
+      // (timeoutMs 500): one that misses it counts as unavailable.
+      const setup = new RateLimiter({ store: dynamo, limits, timeoutMs: 30_000 });
+      const created = new RateLimiter({ store, limits });
       limiter = created;
       let entity = 'hot';
       if (scenario === 'cascade (3 buckets)') {
-        await created.createEntity({ id: 'org' });
-        await created.createEntity({ id: 'team', parent: 'org', cascade: true });
-        await created.createEntity({ id: 'key', parent: 'team', cascade: true });
-        await created.setLimits({ entity: 'org' }, [Limit.perMinute('rpm', PLENTY)]);
-        await created.setLimits({ entity: 'team' }, [Limit.perMinute('rpm', PLENTY)]);
+        await setup.createEntity({ id: 'org' });
+        await setup.createEntity({ id: 'team', parent: 'org', cascade: true });
+        await setup.createEntity({ id: 'key', parent: 'team', cascade: true });
+        await setup.setLimits({ entity: 'org' }, [Limit.perMinute('rpm', PLENTY)]);
+        await setup.setLimits({ entity: 'team' }, [Limit.perMinute('rpm', PLENTY)]);
         entity = 'key';
       }
-      if (scenario === 'rejected') await created.tryAcquire({ entity });
+      if (scenario === 'rejected') await setup.tryAcquire({ entity });
       return async () => {
-        const decision = await created.tryAcquire({ entity });
-        if (decision.allowed) await decision.lease.commit();
-        return decision.allowed;
+        try {
+          const decision = await created.tryAcquire({ entity });
+          if (decision.allowed) await decision.lease.commit();
+          return decision.allowed;
+        } catch (error) {
+          if (!isRateLimiterUnavailable(error)) throw error;
+          unavailable += 1;
+          return false;
+        }
       };
     },
-    meter: () => totals(dynamo.stats()),
+    meter: () => ({ ...totals(dynamo.stats()), unavailable }),
     async close() {
       await (limiter ?? store).close?.();
     },
@@ -257,7 +277,7 @@ function flexible(endpoint: string, tableName: string, keyPrefix: string): Conte
 
 /** Counts every request the client sends and the capacity reported, asking DynamoDB to report it. */
 function meterClient(client: DynamoDB): Meter {
-  const meter: Meter = { roundTrips: 0, writeCapacityUnits: 0, readCapacityUnits: 0 };
+  const meter: Meter = { roundTrips: 0, writeCapacityUnits: 0, readCapacityUnits: 0, unavailable: 0 };
   client.middlewareStack.add(
     (next) => async (args) => {
       const input = args.input as { ReturnConsumedCapacity?: string };
@@ -282,7 +302,7 @@ function meterClient(client: DynamoDB): Meter {
 }
 
 function totals(stats: StoreStats): Meter {
-  const meter: Meter = { roundTrips: 0, writeCapacityUnits: 0, readCapacityUnits: 0 };
+  const meter: Meter = { roundTrips: 0, writeCapacityUnits: 0, readCapacityUnits: 0, unavailable: 0 };
   for (const entry of Object.values(stats)) {
     meter.roundTrips += entry.roundTrips;
     meter.writeCapacityUnits += entry.writeCapacityUnits;
