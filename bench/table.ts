@@ -23,3 +23,28 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+/**
+ * Reads back the first Markdown table of `text` as {@link markdownTable}
+ * wrote it (cells are kept as text). Rows whose cell count differs from the
+ * header's end the table.
+ */
+export function parseMarkdownTable(text: string): Row[] {
+  const lines = text.split('\n');
+  const start = lines.findIndex((line) => line.startsWith('|'));
+  if (start < 0) return [];
+  const cells = (line: string): string[] =>
+    line
+      .slice(1, line.trimEnd().endsWith('|') ? line.trimEnd().length - 1 : undefined)
+      .split('|')
+      .map((cell) => cell.trim());
+  const header = cells(lines[start]!);
+  const rows: Row[] = [];
+  for (const line of lines.slice(start + 2)) {
+    if (!line.startsWith('|')) break;
+    const values = cells(line);
+    if (values.length !== header.length) break;
+    rows.push(Object.fromEntries(header.map((column, index) => [column, values[index]!])));
+  }
+  return rows;
+}
