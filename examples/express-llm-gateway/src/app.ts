@@ -1,6 +1,7 @@
 import { ipKey, type RateLimiter } from '@tollgate/core';
 import { rateLimit } from '@tollgate/express';
 import express, { type Express, type Request } from 'express';
+import type { Registry } from 'prom-client';
 import { complete, estimateTokens } from './model.js';
 
 /** Body of a chat request (validated loosely: a demo, not an API reference). */
@@ -21,13 +22,20 @@ function chatInput(req: Request): { prompt: string; maxTokens: number } {
   return { prompt, maxTokens };
 }
 
+/** Optional parts of {@link createGatewayApp}. */
+export interface GatewayOptions {
+  /** Served on `GET /metrics` in the Prometheus text format (fill it with `collectMetrics({ registry })`). */
+  metrics?: Registry;
+}
+
 /**
  * The gateway: each API key (header `x-api-key`, else the client address)
  * pays 1 request and an estimate of its tokens on the way in; once the model
  * answers, the lease is adjusted to the real token count, and the lease
- * commits when the response is sent.
+ * commits when the response is sent. With `metrics`, `GET /metrics` serves
+ * that Prometheus registry.
  */
-export function createGatewayApp(limiter: RateLimiter): Express {
+export function createGatewayApp(limiter: RateLimiter, options: GatewayOptions = {}): Express {
   const app = express();
   app.use(express.json({ limit: '64kb' }));
 
@@ -65,6 +73,13 @@ export function createGatewayApp(limiter: RateLimiter): Express {
     const entity = req.get('x-api-key') ?? ipKey(req.ip);
     res.json({ entity, available: await limiter.available({ entity, resource: 'chat' }) });
   });
+
+  const { metrics } = options;
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_req, res) => {
+      res.set('content-type', metrics.contentType).send(await metrics.metrics());
+    });
+  }
 
   return app;
 }

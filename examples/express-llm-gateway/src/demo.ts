@@ -1,10 +1,13 @@
 /**
  * `npm run demo`: an LLM gateway with requests-per-minute and tokens-per-minute
  * limits per API key, an organisation whose keys share its budget (cascade),
- * and a plan upgraded at run time — driven by a few simulated clients.
+ * and a plan upgraded at run time — driven by a few simulated clients. The
+ * gateway serves Prometheus metrics on `GET /metrics`; the demo prints a few.
  */
 import type { AddressInfo } from 'node:net';
 import { Limit, RateLimiter } from '@tollgate/core';
+import { collectMetrics } from '@tollgate/prometheus';
+import { Registry } from 'prom-client';
 import { createGatewayApp } from './app.js';
 import { startDemoStore } from './store.js';
 
@@ -45,10 +48,12 @@ async function main(): Promise<void> {
   await limiter.createEntity({ id: 'key-acme-1', parent: 'org-acme', cascade: true });
   await limiter.createEntity({ id: 'key-acme-2', parent: 'org-acme', cascade: true });
 
-  const server = createGatewayApp(limiter).listen(0, '127.0.0.1');
+  // Counted from here on: the decisions, store calls and lease settlements of the simulated clients.
+  const metrics = collectMetrics({ registry: new Registry() });
+  const server = createGatewayApp(limiter, { metrics: metrics.registry }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  log(`Gateway: POST ${base}/v1/chat/completions\n`);
+  log(`Gateway: POST ${base}/v1/chat/completions, metrics on GET ${base}/metrics\n`);
   log(
     'Limits: every key 10 requests/min and 3 000 tokens/min; org-acme 1 200 tokens/min shared by key-acme-1 and key-acme-2;',
   );
@@ -105,7 +110,9 @@ async function main(): Promise<void> {
       'after the model answered, the lease was adjusted to the real count, so keys are charged what they used.',
     );
     log('"parent.tpm" is the organisation\'s budget: key-acme-1 and key-acme-2 are limited together.');
+    await printMetrics(base);
   } finally {
+    metrics.stop();
     server.close();
     await limiter.close();
     await demoStore.stop();
@@ -152,6 +159,20 @@ async function drive(base: string, client: ClientPlan): Promise<ClientResult> {
     }
   }
   return result;
+}
+
+/** A few lines of what a Prometheus server would scrape from the gateway. */
+async function printMetrics(base: string): Promise<void> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const shown = text
+    .split('\n')
+    .filter((line) =>
+      /^tollgate_(decisions_total|lease_settlements_total|store_calls_total\{operation="(charge|adjust)")/.test(
+        line,
+      ),
+    );
+  log(`\nGET /metrics (${text.split('\n').length} lines in all; the counters of this run):`);
+  for (const line of shown) log(`  ${line}`);
 }
 
 function printTable(rows: Array<Record<string, string>>): void {

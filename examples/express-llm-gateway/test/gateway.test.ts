@@ -1,17 +1,23 @@
 import { Limit, MemoryStore, RateLimiter } from '@tollgate/core';
+import { collectMetrics } from '@tollgate/prometheus';
+import { Registry } from 'prom-client';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createGatewayApp } from '../src/app.js';
 import { complete, estimateTokens } from '../src/model.js';
 
-function gateway() {
+function gateway(metrics?: Registry) {
   let now = 1_700_000_000_000;
   const limiter = new RateLimiter({
     store: new MemoryStore({ maxKeys: 100 }),
     limits: [Limit.perMinute('rpm', 3), Limit.perMinute('tpm', 1000)],
     clock: () => now,
   });
-  return { limiter, app: createGatewayApp(limiter), advance: (ms: number) => (now += ms) };
+  return {
+    limiter,
+    app: createGatewayApp(limiter, metrics ? { metrics } : {}),
+    advance: (ms: number) => (now += ms),
+  };
 }
 
 const chat = (app: ReturnType<typeof gateway>['app'], key: string, prompt = 'hello there', maxTokens = 100) =>
@@ -62,5 +68,28 @@ describe('Express LLM gateway example', () => {
     const fourth = await chat(app, 'b', longPrompt, 150);
     expect(fourth.status).toBe(429);
     expect(fourth.body.limits.find((l: { scope: string }) => l.scope === 'parent').exceeded).toBe(true);
+  });
+
+  it('serves Prometheus metrics of its decisions on GET /metrics', async () => {
+    const collector = collectMetrics({ registry: new Registry() });
+    try {
+      const { app } = gateway(collector.registry);
+      for (let i = 0; i < 4; i += 1) await chat(app, 'key-1');
+      await chat(app, 'key-1', 'x', 5000);
+      const scraped = await request(app).get('/metrics');
+      expect(scraped.status).toBe(200);
+      expect(scraped.headers['content-type']).toContain('text/plain');
+      expect(scraped.text).toContain('tollgate_decisions_total{outcome="admitted"} 3');
+      expect(scraped.text).toContain('tollgate_decisions_total{outcome="limited",limit="rpm"} 1');
+      expect(scraped.text).toContain('tollgate_decisions_total{outcome="invalid"} 1');
+      expect(scraped.text).toContain('tollgate_lease_settlements_total{kind="commit"} 3');
+      expect(scraped.text).not.toContain('key-1');
+    } finally {
+      collector.stop();
+    }
+  });
+
+  it('has no /metrics route unless given a registry', async () => {
+    expect((await request(gateway().app).get('/metrics')).status).toBe(404);
   });
 });

@@ -1,4 +1,15 @@
 export {
+  DECISION_CHANNEL,
+  type DecisionMessage,
+  type DecisionOutcome,
+  type DiagnosticsHandlers,
+  LEASE_CHANNEL,
+  type LeaseSettlementMessage,
+  STORE_CHANNEL,
+  type StoreCallMessage,
+  subscribeDiagnostics,
+} from './diagnostics.js';
+export {
   describeValue,
   EntityError,
   type ErrorBodyOptions,

@@ -1,3 +1,4 @@
+import { traceSettlement } from '../diagnostics.js';
 import { LeaseClosedError, ValidationError } from '../errors.js';
 import type { Limit } from '../limit.js';
 import type { BucketAdjustment, BucketCharge } from '../store/store.js';
@@ -168,7 +169,7 @@ export class Lease implements AsyncDisposable {
     this.settlement = started;
     let done: Promise<void>;
     try {
-      done = this.write(adjustments());
+      done = traceSettlement(this, kind, () => this.write(adjustments()));
     } catch (error) {
       done = Promise.reject(error);
     }

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { storeCallsObserved, traceDecision } from '../diagnostics.js';
 import {
   describeValue,
   EntityError,
@@ -144,7 +145,11 @@ export class RateLimiter {
   }
 
   /** Like {@link acquire}, but answers a limit with `{ allowed: false, retryAfterMs }` instead of throwing. */
-  async tryAcquire(request: AcquireRequest): Promise<Decision> {
+  tryAcquire(request: AcquireRequest): Promise<Decision> {
+    return traceDecision(request, () => this.decide(request));
+  }
+
+  private async decide(request: AcquireRequest): Promise<Decision> {
     const { entity, signal } = request;
     const resource = validateTarget(entity, request.resource);
     const override = validateOverride(request.limits);
@@ -173,7 +178,7 @@ export class RateLimiter {
       const { store } = this.options;
       if (!charges.some((bucket) => bucket.charges.length > 0)) {
         result = { admitted: true, buckets: await this.readBuckets(charges, signal) };
-      } else if (store.inProcess === true && signal === undefined) {
+      } else if (store.inProcess === true && signal === undefined && !storeCallsObserved()) {
         // No I/O to time out: skip the deadline timer on the hot path (errors are still mapped).
         result = await store.charge({ nowNs, buckets: charges, signal: NEVER_ABORTED });
       } else {

@@ -1,3 +1,4 @@
+import { traceStoreCall } from '../diagnostics.js';
 import { isTollgateError, RateLimiterUnavailable } from '../errors.js';
 
 /** Optional parts of {@link callStore}. */
@@ -27,9 +28,11 @@ export function callStore<T>(
   options: StoreCallOptions<T> = {},
 ): Promise<T> {
   if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-  return inProcess && options.signal === undefined
-    ? callInProcess(operation, call)
-    : callWithDeadline(operation, inProcess ? undefined : timeoutMs, call, options);
+  return traceStoreCall(operation, () =>
+    inProcess && options.signal === undefined
+      ? callInProcess(operation, call)
+      : callWithDeadline(operation, inProcess ? undefined : timeoutMs, call, options),
+  );
 }
 
 async function callWithDeadline<T>(

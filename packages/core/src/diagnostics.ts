@@ -1,0 +1,290 @@
+/**
+ * What the limiter publishes on `node:diagnostics_channel`, for metrics and
+ * tracing without a dependency on any exporter. Nothing is measured or built
+ * while a channel has no subscribers: each publishing helper checks
+ * `hasSubscribers` before it reads the time or creates a message.
+ *
+ * Channels are looked up by name across the whole process, so a subscriber
+ * sees the messages of every copy of `@tollgate/core` that is loaded.
+ */
+import { type Channel, channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { describeValue, isRateLimiterUnavailable, isTollgateError } from './errors.js';
+import { DEFAULT_RESOURCE } from './ids.js';
+import type { Lease } from './limiter/lease.js';
+import type { AcquireRequest, Decision, LimitStatus } from './limiter/types.js';
+
+/** Channel of {@link DecisionMessage}: one message per `tryAcquire` (and per attempt of `acquire`). */
+export const DECISION_CHANNEL = 'tollgate:decision';
+/** Channel of {@link StoreCallMessage}: one message per call the limiter makes to its store. */
+export const STORE_CHANNEL = 'tollgate:store';
+/** Channel of {@link LeaseSettlementMessage}: one message per lease commit or rollback. */
+export const LEASE_CHANNEL = 'tollgate:lease';
+
+/**
+ * How a decision ended:
+ * - `admitted`: the request was charged and holds a lease;
+ * - `limited`: a limit was short (`RateLimitExceeded`, or `allowed: false` from `tryAcquire`);
+ * - `unavailable`: the store failed (`RateLimiterUnavailable`), or it failed and the
+ *   request was admitted without a charge under `onUnavailable: 'allow'` (`degraded: true`);
+ * - `invalid`: the request could not be used (`ValidationError`); nothing was charged.
+ */
+export type DecisionOutcome = 'admitted' | 'limited' | 'unavailable' | 'invalid';
+
+/** Published on {@link DECISION_CHANNEL} when a decision ends. */
+export interface DecisionMessage {
+  /** The entity asked for; for an `invalid` decision whose entity was not a string, its description. */
+  readonly entity: string;
+  /** The resource asked for (`'default'` when none was given). */
+  readonly resource: string;
+  readonly outcome: DecisionOutcome;
+  /** For `limited`: the name of the limit that decided the wait (the longest one, when several were short). */
+  readonly limit?: string;
+  /** For `limited`: 0 when that limit is the entity's own, 1 for its parent, ... (cascade). */
+  readonly depth?: number;
+  /** For `limited`: milliseconds until the request could be admitted. */
+  readonly retryAfterMs?: number;
+  /** True when the request was admitted without a charge because the store failed (`onUnavailable: 'allow'`). */
+  readonly degraded: boolean;
+  /** Wall time of the decision, in milliseconds (fractional). */
+  readonly durationMs: number;
+  /** For `invalid`, and `unavailable` when not degraded: the error the caller got. */
+  readonly error?: unknown;
+}
+
+/** Published on {@link STORE_CHANNEL} when a store call the limiter made ends. */
+export interface StoreCallMessage {
+  /** The store method, e.g. `charge`, `adjust`, `loadConfig`, `getBuckets`. */
+  readonly operation: string;
+  /** Wall time until the limiter had its answer (the deadline, when the store did not answer in time), in ms. */
+  readonly durationMs: number;
+  /** Requests sent to the backend, when the store reports it. */
+  readonly roundTrips?: number;
+  /** What the call failed with: a `RateLimiterUnavailable` for deadlines and store failures. Absent on success. */
+  readonly error?: unknown;
+}
+
+/** Published on {@link LEASE_CHANNEL} when a lease's commit or rollback ends. */
+export interface LeaseSettlementMessage {
+  readonly kind: 'commit' | 'rollback';
+  readonly entity: string;
+  readonly resource: string;
+  /** True for the lease of a request admitted without a charge (nothing is written). */
+  readonly degraded: boolean;
+  /** Wall time of the settlement (its store write, if any), in milliseconds. */
+  readonly durationMs: number;
+  /** What the settlement failed with. Absent on success. */
+  readonly error?: unknown;
+}
+
+/** Handlers for {@link subscribeDiagnostics}; each is optional. */
+export interface DiagnosticsHandlers {
+  decision?: (message: DecisionMessage) => void;
+  store?: (message: StoreCallMessage) => void;
+  lease?: (message: LeaseSettlementMessage) => void;
+}
+
+/**
+ * Subscribes to Tollgate's channels; returns a function that unsubscribes.
+ * Handlers run synchronously where the limiter publishes: keep them cheap,
+ * and do not throw (a throwing subscriber is reported by Node.js as an
+ * uncaught exception, it does not fail the decision).
+ *
+ * @example
+ * const stop = subscribeDiagnostics({
+ *   decision: ({ outcome, limit, durationMs }) => console.log(outcome, limit ?? '', durationMs),
+ * });
+ * // ... later
+ * stop();
+ */
+export function subscribeDiagnostics(handlers: DiagnosticsHandlers): () => void {
+  const subscriptions: Array<[string, (message: unknown, name: string | symbol) => void]> = [];
+  const add = <M>(name: string, handler: ((message: M) => void) | undefined): void => {
+    if (handler === undefined) return;
+    const listener = (message: unknown): void => handler(message as M);
+    subscribe(name, listener);
+    subscriptions.push([name, listener]);
+  };
+  add(DECISION_CHANNEL, handlers.decision);
+  add(STORE_CHANNEL, handlers.store);
+  add(LEASE_CHANNEL, handlers.lease);
+  let subscribed = true;
+  return () => {
+    if (!subscribed) return;
+    subscribed = false;
+    for (const [name, listener] of subscriptions) unsubscribe(name, listener);
+  };
+}
+
+const decisions: Channel = channel(DECISION_CHANNEL);
+const storeCalls: Channel = channel(STORE_CHANNEL);
+const settlements: Channel = channel(LEASE_CHANNEL);
+
+/**
+ * @internal Builds the messages. An object, so tests can observe that nothing
+ * is built while a channel has no subscribers.
+ */
+export const diagnosticsMessages = {
+  decision(request: AcquireRequest, durationMs: number, decision: Decision): DecisionMessage {
+    const { entity, resource } = request;
+    if (decision.allowed) {
+      return {
+        entity,
+        resource: resource ?? DEFAULT_RESOURCE,
+        outcome: decision.degraded ? 'unavailable' : 'admitted',
+        degraded: decision.degraded,
+        durationMs,
+      };
+    }
+    const limiting = longestWait(decision.statuses);
+    return {
+      entity,
+      resource: resource ?? DEFAULT_RESOURCE,
+      outcome: 'limited',
+      ...(limiting === undefined ? {} : { limit: limiting.limit, depth: limiting.depth }),
+      retryAfterMs: decision.retryAfterMs,
+      degraded: false,
+      durationMs,
+    };
+  },
+
+  failedDecision(request: unknown, durationMs: number, error: unknown): DecisionMessage | undefined {
+    const outcome: DecisionOutcome | undefined = isRateLimiterUnavailable(error)
+      ? 'unavailable'
+      : isTollgateError(error) && error.name === 'ValidationError'
+        ? 'invalid'
+        : undefined;
+    // Anything else is the caller's abort (or a programming error): not a decision.
+    if (outcome === undefined) return undefined;
+    const { entity, resource } = (typeof request === 'object' && request !== null ? request : {}) as {
+      entity?: unknown;
+      resource?: unknown;
+    };
+    return {
+      entity: typeof entity === 'string' ? entity : describeValue(entity),
+      resource:
+        resource === undefined
+          ? DEFAULT_RESOURCE
+          : typeof resource === 'string'
+            ? resource
+            : describeValue(resource),
+      outcome,
+      degraded: false,
+      durationMs,
+      error,
+    };
+  },
+
+  storeCall(operation: string, durationMs: number, error: unknown, failed: boolean): StoreCallMessage {
+    return failed ? { operation, durationMs, error } : { operation, durationMs };
+  },
+
+  settlement(
+    lease: Lease,
+    kind: 'commit' | 'rollback',
+    durationMs: number,
+    error: unknown,
+    failed: boolean,
+  ): LeaseSettlementMessage {
+    const { entity, resource, degraded } = lease;
+    return failed
+      ? { kind, entity, resource, degraded, durationMs, error }
+      : { kind, entity, resource, degraded, durationMs };
+  },
+};
+
+/**
+ * @internal Runs one decision and publishes its outcome on
+ * {@link DECISION_CHANNEL}. Without subscribers it only returns `decide()`.
+ */
+export function traceDecision(request: AcquireRequest, decide: () => Promise<Decision>): Promise<Decision> {
+  if (!decisions.hasSubscribers) return decide();
+  const startedAt = performance.now();
+  return decide().then(
+    (decision) => {
+      if (decisions.hasSubscribers) {
+        decisions.publish(diagnosticsMessages.decision(request, performance.now() - startedAt, decision));
+      }
+      return decision;
+    },
+    (error: unknown) => {
+      if (decisions.hasSubscribers) {
+        const message = diagnosticsMessages.failedDecision(request, performance.now() - startedAt, error);
+        if (message !== undefined) decisions.publish(message);
+      }
+      throw error;
+    },
+  );
+}
+
+/** @internal True while someone listens to {@link STORE_CHANNEL}: in-process fast paths then go through {@link traceStoreCall}. */
+export function storeCallsObserved(): boolean {
+  return storeCalls.hasSubscribers;
+}
+
+/**
+ * @internal Runs one store call and publishes it on {@link STORE_CHANNEL}.
+ * Without subscribers it only returns `call()`.
+ */
+export function traceStoreCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  if (!storeCalls.hasSubscribers) return call();
+  const startedAt = performance.now();
+  return settled(call, (error, failed) => {
+    if (storeCalls.hasSubscribers) {
+      storeCalls.publish(
+        diagnosticsMessages.storeCall(operation, performance.now() - startedAt, error, failed),
+      );
+    }
+  });
+}
+
+/**
+ * @internal Runs one lease settlement and publishes it on {@link LEASE_CHANNEL}.
+ * Without subscribers it only returns `settle()`.
+ */
+export function traceSettlement(
+  lease: Lease,
+  kind: 'commit' | 'rollback',
+  settle: () => Promise<void>,
+): Promise<void> {
+  if (!settlements.hasSubscribers) return settle();
+  const startedAt = performance.now();
+  return settled(settle, (error, failed) => {
+    if (settlements.hasSubscribers) {
+      settlements.publish(
+        diagnosticsMessages.settlement(lease, kind, performance.now() - startedAt, error, failed),
+      );
+    }
+  });
+}
+
+/** Runs `run`, calls `done` once it settled (a synchronous throw counts), and passes its outcome on unchanged. */
+function settled<T>(run: () => Promise<T>, done: (error: unknown, failed: boolean) => void): Promise<T> {
+  let running: Promise<T>;
+  try {
+    running = run();
+  } catch (error) {
+    done(error, true);
+    throw error;
+  }
+  return running.then(
+    (value) => {
+      done(undefined, false);
+      return value;
+    },
+    (error: unknown) => {
+      done(error, true);
+      throw error;
+    },
+  );
+}
+
+/** The exceeded status with the longest wait: the limit that decided `retryAfterMs`. */
+function longestWait(statuses: readonly LimitStatus[]): LimitStatus | undefined {
+  let longest: LimitStatus | undefined;
+  for (const status of statuses) {
+    if (status.exceeded && (longest === undefined || status.retryAfterMs > longest.retryAfterMs)) {
+      longest = status;
+    }
+  }
+  return longest;
+}
