@@ -132,6 +132,20 @@ describe('RedisStore', () => {
     expect(decisions.filter((decision) => decision.allowed)).toHaveLength(100);
   });
 
+  it('never admits above the parent under concurrent cascaded acquires of its children', async () => {
+    const { store } = await makeStore();
+    const limiter = new RateLimiter({ store, limits: [Limit.perDay('rpd', 50)], timeoutMs: 10_000 });
+    await limiter.createEntity({ id: 'org' });
+    await limiter.setLimits({ entity: 'org' }, [Limit.perDay('rpd', 100)]);
+    const children = Array.from({ length: 10 }, (_, index) => `org-key-${index}`);
+    for (const id of children) await limiter.createEntity({ id, parent: 'org', cascade: true });
+    const decisions = await Promise.all(
+      Array.from({ length: 600 }, (_, index) => limiter.tryAcquire({ entity: children[index % 10]! })),
+    );
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(100);
+    expect(await limiter.available({ entity: 'org' })).toEqual({ rpd: 0 });
+  });
+
   it('keeps tats and debts far beyond 2^53 exact to the nanosecond', async () => {
     const { store } = await makeStore();
     // 1 token per 366 days, capacity 10^15: tau ≈ 3.2·10^31 ns, far past any double.
