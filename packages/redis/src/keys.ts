@@ -23,9 +23,13 @@ export class RedisKeys {
     private readonly hashTag: (entity: string) => string,
   ) {}
 
-  /** `<prefix>{<tag>}:` for an entity: the start of every key it owns. */
+  /** The escaped hash tag of an entity's keys. */
   tagOf(entity: string): string {
-    return escapeTag(this.hashTag(entity));
+    const tag: unknown = this.hashTag(entity);
+    if (typeof tag !== 'string') {
+      throw new TypeError(`Expected \`hashTag\` to return a string for \`${entity}\`, got ${typeof tag}`);
+    }
+    return escapeTag(tag);
   }
 
   private owned(kind: string, entity: string): string {
