@@ -1,0 +1,468 @@
+import {
+  type AdjustRequest,
+  type BucketKey,
+  type BucketState,
+  type ChargeRequest,
+  type ChargeResult,
+  EntityError,
+  type EntityRecord,
+  type GetBucketsRequest,
+  gcra,
+  type LimitDefinition,
+  type LimitScope,
+  type LoadConfigRequest,
+  type LoadedConfig,
+  type Store,
+  type StoreStats,
+  scopeKey,
+  type UsagePage,
+  type UsageQuery,
+  type UsageSnapshot,
+  type UsageWindow,
+  usageWindowMs,
+  usageWindowStart,
+  ValidationError,
+} from '@tollgate/core';
+import type { Cluster, Redis } from 'ioredis';
+import { RedisKeys } from './keys.js';
+import {
+  type RedisClient,
+  type RedisStoreOptions,
+  type ResolvedRedisStoreOptions,
+  resolveRedisStoreOptions,
+} from './options.js';
+import { ADJUST_SCRIPT, CHARGE_SCRIPT } from './scripts.js';
+
+/** The two commands `defineCommand` adds to the client (EVALSHA, EVAL on NOSCRIPT). */
+interface ScriptCommands {
+  tollgateCharge(keyCount: number, ...keysAndArgs: string[]): Promise<[number, ...unknown[]]>;
+  tollgateAdjust(keyCount: number, ...keysAndArgs: string[]): Promise<number>;
+}
+
+/** One raw command: name, then arguments. */
+type RawCommand = [string, ...string[]];
+
+const NS_PER_MS = 1_000_000n;
+const SCAN_COUNT = '1000';
+
+/**
+ * A {@link Store} on Redis (7+) through an ioredis client, for any number of
+ * processes sharing one Redis or Redis Cluster.
+ *
+ * Every decision is ONE server command: a Lua script (`EVALSHA`, `EVAL` again
+ * after a `NOSCRIPT`) runs the exact GCRA of every limit of every bucket of the
+ * request (the entity and, with cascade, its ancestors), charges all or
+ * nothing, updates the consumed counters and the hourly and daily usage, and
+ * sets the bucket to expire once it is full again. An adjustment (commit with
+ * adjustments, rollback) is one command too. Times stay integer nanoseconds
+ * end to end: the script computes on decimal strings, never on Lua's doubles.
+ *
+ * Construction does no I/O and the client is not owned: connect and quit it
+ * yourself. Errors of the client (connection lost, timeouts, Cluster
+ * redirections that fail) are not Tollgate errors, so the limiter reports
+ * them as `RateLimiterUnavailable` and follows `onUnavailable`.
+ *
+ * @example
+ * import { Redis } from 'ioredis';
+ * const client = new Redis({ host: '127.0.0.1', enableOfflineQueue: false });
+ * const limiter = new RateLimiter({
+ *   store: new RedisStore({ client, prefix: 'api:' }),
+ *   limits: [Limit.perMinute('rpm', 100), Limit.perMinute('tpm', 10_000)],
+ * });
+ */
+export class RedisStore implements Store {
+  private readonly options: ResolvedRedisStoreOptions;
+  private readonly client: RedisClient;
+  private readonly scripts: ScriptCommands;
+  private readonly keys: RedisKeys;
+  private readonly counters: StoreStats = {};
+
+  constructor(options: RedisStoreOptions) {
+    this.options = resolveRedisStoreOptions(options);
+    this.client = this.options.client;
+    this.keys = new RedisKeys(this.options.prefix, this.options.hashTag);
+    // defineCommand only registers the scripts; they are loaded on first use.
+    this.client.defineCommand('tollgateCharge', { lua: CHARGE_SCRIPT });
+    this.client.defineCommand('tollgateAdjust', { lua: ADJUST_SCRIPT });
+    this.scripts = this.client as unknown as ScriptCommands;
+  }
+
+  async charge(request: ChargeRequest): Promise<ChargeResult> {
+    this.begin('charge');
+    const { nowNs, buckets, signal } = request;
+    this.assertOneSlot(buckets);
+    const keys: string[] = [];
+    const args = this.windowArgs(nowNs, buckets.length);
+    for (const bucket of buckets) {
+      keys.push(...this.scriptKeys(bucket, nowNs));
+      args.push(bucket.resource, String(bucket.charges.length));
+      for (const { limit, cost } of bucket.charges) {
+        args.push(limit.name, String(cost), String(gcra.costNs(limit, cost)), String(nowNs + limit.tauNs));
+      }
+    }
+    const [admitted, ...states] = await this.send('charge', signal, 1, () =>
+      this.scripts.tollgateCharge(keys.length, ...keys, ...args),
+    );
+    return {
+      admitted: admitted === 1,
+      buckets: buckets.map((bucket, index) => bucketState(bucket, states[index])),
+    };
+  }
+
+  async adjust(request: AdjustRequest): Promise<void> {
+    this.begin('adjust');
+    const { nowNs, buckets, signal } = request;
+    this.assertOneSlot(buckets);
+    const keys: string[] = [];
+    const args = this.windowArgs(nowNs, buckets.length);
+    for (const bucket of buckets) {
+      keys.push(...this.scriptKeys(bucket, nowNs));
+      args.push(bucket.resource, String(bucket.adjustments.length));
+      for (const { limit, delta } of bucket.adjustments) {
+        const deltaNs = gcra.costNs(limit, Math.abs(delta));
+        args.push(limit.name, String(delta), String(deltaNs), String(nowNs + deltaNs));
+      }
+    }
+    await this.send('adjust', signal, 1, () => this.scripts.tollgateAdjust(keys.length, ...keys, ...args));
+  }
+
+  async getBuckets(request: GetBucketsRequest): Promise<BucketState[]> {
+    this.begin('getBuckets');
+    const { keys, signal } = request;
+    const replies = await this.read(
+      'getBuckets',
+      signal,
+      keys.map((key): RawCommand => ['hgetall', this.keys.bucket(key)]),
+    );
+    return keys.map((key, index) => bucketState(key, replies[index]));
+  }
+
+  async loadConfig(request: LoadConfigRequest): Promise<LoadedConfig> {
+    this.begin('loadConfig');
+    const { entityIds, scopes, signal } = request;
+    const commands: RawCommand[] = [
+      ...entityIds.map((id): RawCommand => ['get', this.keys.entity(id)]),
+      ...scopes.map(
+        (scope): RawCommand =>
+          scope.entity === undefined
+            ? ['hget', this.keys.globalLimits(), scopeKey(scope)]
+            : ['hget', this.keys.entityLimits(scope.entity), RedisKeys.entityLimitField(scope)],
+      ),
+    ];
+    const replies = await this.read('loadConfig', signal, commands);
+    const entities = new Map<string, EntityRecord>();
+    entityIds.forEach((id, index) => {
+      const json = replies[index];
+      if (typeof json === 'string') entities.set(id, JSON.parse(json) as EntityRecord);
+    });
+    const limits = new Map<string, readonly LimitDefinition[]>();
+    scopes.forEach((scope, index) => {
+      const json = replies[entityIds.length + index];
+      if (typeof json === 'string') limits.set(scopeKey(scope), JSON.parse(json) as LimitDefinition[]);
+    });
+    return { entities, limits };
+  }
+
+  async createEntity(entity: EntityRecord, signal: AbortSignal): Promise<void> {
+    this.begin('createEntity');
+    const created = await this.send('createEntity', signal, 1, () =>
+      this.client.set(this.keys.entity(entity.id), JSON.stringify(entity), 'NX'),
+    );
+    if (created === null) {
+      throw new EntityError(
+        'ERR_TOLLGATE_ENTITY_EXISTS',
+        entity.id,
+        `Entity \`${entity.id}\` already exists`,
+      );
+    }
+    const { parent } = entity;
+    if (parent !== undefined) {
+      await this.send('createEntity', signal, 1, () =>
+        this.client.sadd(this.keys.children(parent), entity.id),
+      );
+    }
+  }
+
+  async getChildren(parent: string, signal: AbortSignal): Promise<EntityRecord[]> {
+    this.begin('getChildren');
+    const ids = await this.send('getChildren', signal, 1, () =>
+      this.client.smembers(this.keys.children(parent)),
+    );
+    const replies = await this.read(
+      'getChildren',
+      signal,
+      ids.map((id): RawCommand => ['get', this.keys.entity(id)]),
+    );
+    return replies.flatMap((json) => {
+      if (typeof json !== 'string') return [];
+      const record = JSON.parse(json) as EntityRecord;
+      return record.parent === parent ? [record] : [];
+    });
+  }
+
+  async deleteEntity(id: string, signal: AbortSignal): Promise<boolean> {
+    this.begin('deleteEntity');
+    const json = await this.send('deleteEntity', signal, 1, () => this.client.get(this.keys.entity(id)));
+    const record = typeof json === 'string' ? (JSON.parse(json) as EntityRecord) : undefined;
+    const own = [
+      this.keys.entity(id),
+      this.keys.entityLimits(id),
+      this.keys.usageIndex(id, 'hour'),
+      this.keys.usageIndex(id, 'day'),
+    ];
+    await this.send('deleteEntity', signal, 1, () => this.client.unlink(...own));
+    const parent = record?.parent;
+    if (parent !== undefined) {
+      await this.send('deleteEntity', signal, 1, () => this.client.srem(this.keys.children(parent), id));
+    }
+    for (const pattern of this.keys.ownedPatterns(id))
+      await this.unlinkMatching('deleteEntity', pattern, signal);
+    return record !== undefined;
+  }
+
+  async putLimits(scope: LimitScope, limits: readonly LimitDefinition[], signal: AbortSignal): Promise<void> {
+    this.begin('putLimits');
+    const json = JSON.stringify(
+      limits.map(({ name, capacity, refillAmount, refillPeriodMs }) => ({
+        name,
+        capacity,
+        refillAmount,
+        refillPeriodMs,
+      })),
+    );
+    const [key, field] = this.limitsField(scope);
+    await this.send('putLimits', signal, 1, () => this.client.hset(key, field, json));
+  }
+
+  async deleteLimits(scope: LimitScope, signal: AbortSignal): Promise<boolean> {
+    this.begin('deleteLimits');
+    const [key, field] = this.limitsField(scope);
+    return (await this.send('deleteLimits', signal, 1, () => this.client.hdel(key, field))) > 0;
+  }
+
+  async getUsage(query: UsageQuery, signal: AbortSignal): Promise<UsagePage> {
+    this.begin('getUsage');
+    const { entity, resource, window } = query;
+    const offset = query.cursor === undefined ? 0 : Number(query.cursor);
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_OPTION',
+        `Expected \`cursor\` to come from a previous page, got \`${query.cursor}\``,
+        'cursor',
+      );
+    }
+    const pageSize = query.pageSize ?? 100;
+    const min = query.from === undefined ? '-inf' : String(query.from);
+    const max = query.to === undefined ? '+inf' : `(${query.to}`;
+    const members = await this.send('getUsage', signal, 1, () =>
+      this.client.zrangebyscore(this.keys.usageIndex(entity, window), min, max),
+    );
+    const windows = members
+      .map((member) => {
+        const colon = member.indexOf(':');
+        return { start: Number(member.slice(0, colon)), resource: member.slice(colon + 1) };
+      })
+      .filter((entry) => resource === undefined || entry.resource === resource);
+    const page = windows.slice(offset, offset + pageSize);
+    const replies = await this.read(
+      'getUsage',
+      signal,
+      page.map(
+        (entry): RawCommand => [
+          'hgetall',
+          this.keys.usage({ entity, resource: entry.resource }, window, entry.start),
+        ],
+      ),
+    );
+    const snapshots: UsageSnapshot[] = [];
+    page.forEach((entry, index) => {
+      const fields = hashFields(replies[index]);
+      if (fields.length === 0) return;
+      const consumed: Record<string, number> = {};
+      for (const [name, tokens] of fields) consumed[name] = Number(tokens);
+      snapshots.push({ entity, resource: entry.resource, window, start: entry.start, consumed });
+    });
+    const next = offset + pageSize;
+    return next < windows.length ? { snapshots, cursor: String(next) } : { snapshots };
+  }
+
+  /** Calls and round trips per kind of call (`charge` is always one round trip). */
+  stats(): StoreStats {
+    return structuredClone(this.counters);
+  }
+
+  /** Nothing to release: the client belongs to the caller, who quits it. */
+  async close(): Promise<void> {}
+
+  /** ARGV 1–9 of both scripts: now, expiry margin, usage windows, bucket count. */
+  private windowArgs(nowNs: bigint, bucketCount: number): string[] {
+    const nowMs = Number(nowNs / NS_PER_MS);
+    const window = (kind: UsageWindow, retentionMs: number) => {
+      const start = usageWindowStart(nowNs, kind);
+      const ttlMs = start + usageWindowMs(kind) + retentionMs - nowMs;
+      return {
+        start: String(start),
+        ttlMs: String(ttlMs),
+        keepFrom: String(nowMs - retentionMs - usageWindowMs(kind)),
+      };
+    };
+    const hour = window('hour', this.options.hourlyUsageRetentionMs);
+    const day = window('day', this.options.dailyUsageRetentionMs);
+    return [
+      String(nowNs),
+      String(this.options.expiryMarginMs),
+      hour.start,
+      day.start,
+      hour.ttlMs,
+      day.ttlMs,
+      hour.keepFrom,
+      day.keepFrom,
+      String(bucketCount),
+    ];
+  }
+
+  /** The keys of one bucket in the scripts' order (see scripts.ts). */
+  private scriptKeys(bucket: BucketKey, nowNs: bigint): string[] {
+    return [
+      this.keys.bucket(bucket),
+      this.keys.usage(bucket, 'hour', usageWindowStart(nowNs, 'hour')),
+      this.keys.usage(bucket, 'day', usageWindowStart(nowNs, 'day')),
+      this.keys.usageIndex(bucket.entity, 'hour'),
+      this.keys.usageIndex(bucket.entity, 'day'),
+    ];
+  }
+
+  private limitsField(scope: LimitScope): [string, string] {
+    return scope.entity === undefined
+      ? [this.keys.globalLimits(), scopeKey(scope)]
+      : [this.keys.entityLimits(scope.entity), RedisKeys.entityLimitField(scope)];
+  }
+
+  /**
+   * On a Cluster, a script may only touch keys of one slot: refuse a cascade
+   * whose entities map to different hash tags with a message that says so.
+   */
+  private assertOneSlot(buckets: readonly BucketKey[]): void {
+    if (!this.client.isCluster || buckets.length < 2) return;
+    const tags = new Set(buckets.map((bucket) => this.keys.tagOf(bucket.entity)));
+    if (tags.size > 1) {
+      throw new Error(
+        `RedisStore on a Cluster: the buckets of one cascade (${buckets.map((b) => b.entity).join(', ')}) ` +
+          `map to different hash tags (${[...tags].join(', ')}); pass a \`hashTag\` option that gives ` +
+          'an entity and its ancestors one tag',
+      );
+    }
+  }
+
+  /** Runs read commands in one pipeline on a single node (one round trip), one by one on a Cluster. */
+  private async read(kind: string, signal: AbortSignal, commands: RawCommand[]): Promise<unknown[]> {
+    if (commands.length === 0) {
+      this.count(kind, 0);
+      return [];
+    }
+    if (this.client.isCluster) {
+      return this.send(kind, signal, commands.length, () =>
+        Promise.all(commands.map(([name, ...args]) => this.client.call(name, ...args))),
+      );
+    }
+    const results = await this.send(kind, signal, 1, async () => {
+      const pipeline = this.client.pipeline();
+      for (const [name, ...args] of commands) pipeline.call(name, ...args);
+      return (await pipeline.exec()) ?? [];
+    });
+    return results.map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+  }
+
+  /** Deletes every key matching `pattern`, scanning every master of a Cluster. */
+  private async unlinkMatching(kind: string, pattern: string, signal: AbortSignal): Promise<void> {
+    const nodes: Redis[] = isCluster(this.client) ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await this.send(kind, signal, 1, () =>
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
+        );
+        cursor = next;
+        if (found.length > 0) await this.send(kind, signal, 1, () => node.unlink(...found));
+      } while (cursor !== '0');
+    }
+  }
+
+  /**
+   * Counts the call, then runs it unless `signal` has aborted, and stops
+   * waiting when it aborts (ioredis cannot withdraw a command already sent).
+   */
+  private async send<T>(
+    kind: string,
+    signal: AbortSignal,
+    roundTrips: number,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    signal.throwIfAborted();
+    this.count(kind, roundTrips);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([run(), aborted]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Counts one invocation of a store method. */
+  private begin(kind: string): void {
+    this.entry(kind).calls += 1;
+  }
+
+  private count(kind: string, roundTrips: number): void {
+    this.entry(kind).roundTrips += roundTrips;
+  }
+
+  private entry(kind: string): StoreStats[string] {
+    const entry = this.counters[kind] ?? {
+      calls: 0,
+      roundTrips: 0,
+      readCapacityUnits: 0,
+      writeCapacityUnits: 0,
+    };
+    this.counters[kind] = entry;
+    return entry;
+  }
+}
+
+function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster;
+}
+
+/**
+ * The fields of a hash reply: a flat `[field, value, ...]` list from a script,
+ * an object from ioredis' `HGETALL` (which maps the reply).
+ */
+function hashFields(reply: unknown): Array<[string, string]> {
+  if (Array.isArray(reply)) {
+    const pairs: Array<[string, string]> = [];
+    for (let index = 0; index + 1 < reply.length; index += 2) {
+      pairs.push([String(reply[index]), String(reply[index + 1])]);
+    }
+    return pairs;
+  }
+  if (typeof reply === 'object' && reply !== null) {
+    return Object.entries(reply as Record<string, unknown>).map(([field, value]) => [field, String(value)]);
+  }
+  return [];
+}
+
+/** A bucket state from its hash (`t:<limit>` fields are tats). */
+function bucketState(key: BucketKey, reply: unknown): BucketState {
+  const tats = new Map<string, bigint>();
+  for (const [field, value] of hashFields(reply)) {
+    if (field.startsWith('t:')) tats.set(field.slice(2), BigInt(value));
+  }
+  return { entity: key.entity, resource: key.resource, tats };
+}

@@ -1,0 +1,298 @@
+import { gcra, Limit, RateLimiter, type Store, ValidationError } from '@tollgate/core';
+import { RedisStore } from '@tollgate/redis';
+import { type RedisServer, redisStoreFixture, redisTestClient, startRedisServer } from '@tollgate/test-utils';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+let server: RedisServer;
+let fixtures: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(() => server.stop());
+afterEach(async () => {
+  for (const cleanup of fixtures) await cleanup();
+  fixtures = [];
+});
+
+async function makeStore(options: Parameters<typeof redisStoreFixture>[1] = {}) {
+  const fixture = await redisStoreFixture(server, options);
+  fixtures.push(fixture.cleanup);
+  return fixture;
+}
+
+const signal = (): AbortSignal => new AbortController().signal;
+const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+
+/**
+ * Watches the commands `client`'s server receives from clients (MONITOR), so a
+ * test can tell round trips from the commands its scripts run inside.
+ */
+async function watchCommands(client: Redis): Promise<{ sent: string[]; stop(): void }> {
+  const monitor = await client.duplicate().monitor();
+  const sent: string[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua' && args[0]?.toLowerCase() !== 'info') sent.push(args[0]!.toLowerCase());
+  });
+  return { sent, stop: () => monitor.disconnect() };
+}
+
+/** Calls per command from the server's own INFO commandstats. */
+async function commandCalls(client: Redis): Promise<Map<string, number>> {
+  const info = await client.info('commandstats');
+  const calls = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1]!, Number(match[2]));
+  return calls;
+}
+
+function callsBetween(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [command, count] of after) {
+    const difference = count - (before.get(command) ?? 0);
+    if (difference > 0 && command !== 'info') delta[command] = difference;
+  }
+  return delta;
+}
+
+describe('RedisStore', () => {
+  it('does no I/O when constructed and validates its options with exact messages', () => {
+    const client = redisTestClient(server, { lazyConnect: true });
+    fixtures.push(async () => client.disconnect());
+    new RedisStore({ client });
+    expect(client.status).toBe('wait');
+    expect(() => new RedisStore({ client: {} as Redis })).toThrow(
+      'Expected `client` to be an ioredis Redis or Cluster, got `{}` (object)',
+    );
+    expect(() => new RedisStore({ client, prefix: 'a{b}' })).toThrow(ValidationError);
+    expect(() => new RedisStore({ client, expiryMarginMs: -1 })).toThrow(
+      'Expected `expiryMarginMs` to be a positive integer, got `-1` (number)',
+    );
+  });
+
+  it('decides with exactly one EVALSHA per decision, admitted or rejected, whatever the number of limits', async () => {
+    const { store, client } = await makeStore();
+    const limits = [Limit.perDay('rpd', 5), Limit.perDay('tpd', 1000)];
+    const charge = (entity: string) =>
+      store.charge({
+        nowNs: nowNs(),
+        buckets: [
+          { entity, resource: 'chat', charges: limits.map((limit) => ({ limit, cost: 1 })) },
+          { entity: `${entity}-org`, resource: 'chat', charges: [{ limit: limits[0]!, cost: 1 }] },
+        ],
+        signal: signal(),
+      });
+    await charge('warm-up'); // loads the script (EVALSHA, NOSCRIPT, EVAL) once
+    const watch = await watchCommands(client);
+    const before = await commandCalls(client);
+    const results = [];
+    for (let index = 0; index < 8; index++) results.push((await charge('key')).admitted);
+    const after = await commandCalls(client);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    watch.stop();
+    expect(results).toEqual([true, true, true, true, true, false, false, false]);
+    // The server's statistics count the commands a script runs too; EVALSHA is the only one a client sent.
+    expect(callsBetween(before, after)['evalsha']).toBe(8);
+    expect(callsBetween(before, after)['eval']).toBeUndefined();
+    expect(watch.sent).toEqual(Array(8).fill('evalsha'));
+    expect(store.stats()['charge']).toMatchObject({ calls: 9, roundTrips: 9 });
+  });
+
+  it('costs one EVALSHA per admitted decision through the limiter, and one more for a commit with adjustments', async () => {
+    const { store, client } = await makeStore();
+    const limiter = new RateLimiter({
+      store,
+      limits: [Limit.perDay('rpd', 100), Limit.perDay('tpd', 10_000)],
+    });
+    // Warm-up: the first use of each script on a connection is an EVAL that loads it.
+    const first = await limiter.acquire({ entity: 'warm', consume: { rpd: 1, tpd: 1 } });
+    await first.adjust({ tpd: 1 });
+    await first.commit();
+    const watch = await watchCommands(client);
+    const before = await commandCalls(client);
+    for (let index = 0; index < 10; index++) {
+      await (await limiter.acquire({ entity: 'warm', consume: { rpd: 1, tpd: 10 } })).commit();
+    }
+    const lease = await limiter.acquire({ entity: 'warm', consume: { rpd: 1, tpd: 10 } });
+    await lease.adjust({ tpd: 25 });
+    await lease.commit();
+    const after = await commandCalls(client);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    watch.stop();
+    expect(callsBetween(before, after)['evalsha']).toBe(12);
+    expect(watch.sent).toEqual(Array(12).fill('evalsha'));
+  });
+
+  it('admits exactly the capacity to 1,000 concurrent acquirers in one process', async () => {
+    const { store } = await makeStore();
+    const limiter = new RateLimiter({ store, limits: [Limit.perDay('rpd', 100)], timeoutMs: 10_000 });
+    const decisions = await Promise.all(
+      Array.from({ length: 1000 }, () => limiter.tryAcquire({ entity: 'hot', resource: 'api' })),
+    );
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(100);
+  });
+
+  it('never admits above the parent under concurrent cascaded acquires of its children', async () => {
+    const { store } = await makeStore();
+    const limiter = new RateLimiter({ store, limits: [Limit.perDay('rpd', 50)], timeoutMs: 10_000 });
+    await limiter.createEntity({ id: 'org' });
+    await limiter.setLimits({ entity: 'org' }, [Limit.perDay('rpd', 100)]);
+    const children = Array.from({ length: 10 }, (_, index) => `org-key-${index}`);
+    for (const id of children) await limiter.createEntity({ id, parent: 'org', cascade: true });
+    const decisions = await Promise.all(
+      Array.from({ length: 600 }, (_, index) => limiter.tryAcquire({ entity: children[index % 10]! })),
+    );
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(100);
+    expect(await limiter.available({ entity: 'org' })).toEqual({ rpd: 0 });
+  });
+
+  it('keeps tats and debts far beyond 2^53 exact to the nanosecond', async () => {
+    const { store } = await makeStore();
+    // 1 token per 366 days, capacity 10^15: tau ≈ 3.2·10^31 ns, far past any double.
+    const huge = Limit.custom({
+      name: 'huge',
+      capacity: 1e15,
+      refillAmount: 1,
+      refillPeriodMs: 366 * 86_400_000,
+    });
+    const odd = Limit.custom({ name: 'odd', capacity: 7, refillAmount: 3, refillPeriodMs: 1001 });
+    const now = nowNs() + 123_457n;
+    const bucket = { entity: 'exact', resource: 'chat' };
+    const charged = await store.charge({
+      nowNs: now,
+      buckets: [
+        {
+          ...bucket,
+          charges: [
+            { limit: huge, cost: 999_999_999_999_999 },
+            { limit: odd, cost: 7 },
+          ],
+        },
+      ],
+      signal: signal(),
+    });
+    expect(charged.admitted).toBe(true);
+    let expectedHuge = gcra.chargedTat(undefined, now, huge, 999_999_999_999_999);
+    let expectedOdd = gcra.chargedTat(undefined, now, odd, 7);
+    expect(charged.buckets[0]?.tats.get('huge')).toBe(expectedHuge);
+    const later = now + 1_000_000_007n;
+    await store.adjust({
+      nowNs: later,
+      buckets: [
+        {
+          ...bucket,
+          adjustments: [
+            { limit: huge, delta: -333_333_333_333_333 },
+            { limit: odd, delta: 1e12 },
+          ],
+        },
+      ],
+      signal: signal(),
+    });
+    expectedHuge = gcra.adjustedTat(expectedHuge, later, huge, -333_333_333_333_333)!;
+    expectedOdd = gcra.adjustedTat(expectedOdd, later, odd, 1e12)!;
+    const [state] = await store.getBuckets({ keys: [bucket], signal: signal() });
+    expect(state?.tats.get('huge')).toBe(expectedHuge);
+    expect(state?.tats.get('odd')).toBe(expectedOdd);
+    const rejected = await store.charge({
+      nowNs: later,
+      buckets: [{ ...bucket, charges: [{ limit: odd, cost: 1 }] }],
+      signal: signal(),
+    });
+    expect(rejected.admitted).toBe(false);
+    expect(rejected.buckets[0]?.tats.get('odd')).toBe(expectedOdd);
+  });
+
+  it('expires a bucket when it is full again plus the margin, and its usage after the retention', async () => {
+    const { store, client } = await makeStore({ expiryMarginMs: 2000, hourlyUsageRetentionMs: 60_000 });
+    const rpm = Limit.perMinute('rpm', 60);
+    const now = nowNs();
+    await store.charge({
+      nowNs: now,
+      buckets: [{ entity: 'ttl', resource: 'chat', charges: [{ limit: rpm, cost: 30 }] }],
+      signal: signal(),
+    });
+    const keys = await client.keys('*ttl*');
+    const bucketKey = keys.find((key) => key.includes(':b:'));
+    expect(bucketKey).toBeDefined();
+    // Full again 30 s after now, plus 2 s.
+    const ttl = await client.pttl(bucketKey!);
+    expect(ttl).toBeGreaterThan(31_000);
+    expect(ttl).toBeLessThanOrEqual(32_000);
+    const hourly = keys.find((key) => key.includes(':u:') && key.includes(':hour:'));
+    const hourlyTtl = await client.pttl(hourly!);
+    expect(hourlyTtl).toBeGreaterThan(60_000);
+    expect(hourlyTtl).toBeLessThanOrEqual(3_600_000 + 60_000);
+    for (const key of keys) expect(await client.pttl(key), key).toBeGreaterThan(0);
+  });
+
+  it('deletes an idle bucket at once after a refund to full, and keeps no key without a TTL', async () => {
+    const { store, client } = await makeStore({ expiryMarginMs: 50 });
+    const rps = Limit.perSecond('rps', 10);
+    const now = nowNs();
+    const bucket = { entity: 'refund', resource: 'chat' };
+    await store.charge({
+      nowNs: now,
+      buckets: [{ ...bucket, charges: [{ limit: rps, cost: 5 }] }],
+      signal: signal(),
+    });
+    await store.adjust({
+      nowNs: now,
+      buckets: [{ ...bucket, adjustments: [{ limit: rps, delta: -5 }] }],
+      signal: signal(),
+    });
+    for (const key of await client.keys('*refund*')) expect(await client.pttl(key), key).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await store.getBuckets({ keys: [bucket], signal: signal() }))[0]?.tats.size).toBe(0);
+  });
+
+  it('rejects before sending when the signal has already aborted', async () => {
+    const { store } = await makeStore();
+    const controller = new AbortController();
+    controller.abort(new Error('caller left'));
+    await expect(
+      store.charge({
+        nowNs: nowNs(),
+        buckets: [
+          { entity: 'gone', resource: 'chat', charges: [{ limit: Limit.perDay('rpd', 1), cost: 1 }] },
+        ],
+        signal: controller.signal,
+      }),
+    ).rejects.toThrow('caller left');
+    expect(store.stats()['charge']?.roundTrips).toBe(0);
+  });
+});
+
+describe('RedisStore on a Cluster', () => {
+  /** Just enough of an ioredis Cluster to reach the slot check (it answers no command). */
+  function clusterStub(): Redis {
+    return {
+      isCluster: true,
+      defineCommand: () => undefined,
+      hgetall: () => undefined,
+      tollgateCharge: async () => [1, [], []],
+    } as unknown as Redis;
+  }
+  const rpm = Limit.perMinute('rpm', 10);
+  const cascade = (store: Store) =>
+    store.charge({
+      nowNs: nowNs(),
+      buckets: ['org-9/key-1', 'org-9'].map((entity) => ({
+        entity,
+        resource: 'chat',
+        charges: [{ limit: rpm, cost: 1 }],
+      })),
+      signal: signal(),
+    });
+
+  it('refuses a cascade whose entities have different hash tags, naming them', async () => {
+    await expect(cascade(new RedisStore({ client: clusterStub() }))).rejects.toThrow(
+      'map to different hash tags (org-9/key-1, org-9); pass a `hashTag` option',
+    );
+  });
+
+  it('sends a cascade whose entities share a tag through the hashTag option', async () => {
+    const store = new RedisStore({ client: clusterStub(), hashTag: (entity) => entity.split('/')[0]! });
+    expect((await cascade(store)).admitted).toBe(true);
+  });
+});
