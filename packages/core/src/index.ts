@@ -44,9 +44,10 @@ export {
   type RateOptions,
   validateLimitName,
 } from './limit.js';
+export type { Decision } from './limiter/decision.js';
 export { Lease, type LeaseBucket, type LeaseSettler } from './limiter/lease.js';
 export { MAX_CASCADE_DEPTH } from './limiter/plan.js';
-export { type CreateEntityInput, RateLimiter, type UsageRequest } from './limiter/rate-limiter.js';
+export { RateLimiter } from './limiter/rate-limiter.js';
 export type * from './limiter/types.js';
 export * as gcra from './math/gcra.js';
 export { msToNs, nsToMsCeil, nsToSecondsCeil } from './math/time.js';
@@ -54,3 +55,4 @@ export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
 export { type ReservationOptions, ReservingStore } from './store/reserving-store.js';
 export * from './store/store.js';
 export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';
+export type * from './types.js';

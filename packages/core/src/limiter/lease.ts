@@ -1,8 +1,8 @@
 import { LeaseClosedError, ValidationError } from '../errors.js';
 import type { Limit } from '../limit.js';
 import type { BucketAdjustment, BucketCharge } from '../store/store.js';
-import { validateConsumption } from './plan.js';
-import type { Consumption } from './types.js';
+import type { Consumption } from '../types.js';
+import { validateConsumption } from './validation.js';
 
 /** A bucket the lease charged, with every limit it has (an adjust may touch a limit charged 0). */
 export interface LeaseBucket extends BucketCharge {
