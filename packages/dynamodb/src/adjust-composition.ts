@@ -1,4 +1,5 @@
-import { type BucketAdjustment, gcra, type Limit, type LimitAdjustment } from '@tollgate/core';
+import type { BucketAdjustment, Limit, LimitAdjustment } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import { maxBigInt } from './numbers.js';
 
 /**

@@ -7,12 +7,12 @@ import {
 import {
   type BucketCharge,
   EntityError,
-  gcra,
   Limit,
   MAX_ID_LENGTH,
   type StoreCallStats,
   ValidationError,
 } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import { DynamoDBStore, type DynamoDBStoreOptions, KeyBuilder } from '@tollgate/dynamodb';
 import {
   createTestTable,
