@@ -138,7 +138,7 @@ export function groupedBarSpec(chart: GroupedBarChart): TopLevelSpec {
 }
 
 /** Renders a Vega-Lite spec to an SVG document, headless. */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

@@ -15,12 +15,12 @@ export interface ApiAppOptions {
 export const EXPORT_COST = 5;
 
 /** Who pays: the `x-api-key` header, else the client address (IPv6 by /56 subnet). */
-export function callerOf(ctx: Context): string {
+function callerOf(ctx: Context): string {
   return ctx.get('x-api-key') || ipKey(ctx.ip);
 }
 
 /** The queries of a `POST /v1/search` body, or undefined when the body is not `{ queries: string[] }`. */
-export function searchQueries(ctx: Context): string[] | undefined {
+function searchQueries(ctx: Context): string[] | undefined {
   const queries = (ctx.request.body as { queries?: unknown } | undefined)?.queries;
   return Array.isArray(queries) &&
     queries.length > 0 &&

@@ -7,7 +7,7 @@ import { type CreateEntityInput, Limit, type RateLimiter } from '@tollgate/core'
 export const DEFAULT_LIMITS = [Limit.perMinute('rpm', 20)];
 
 /** Every caller's search budget: stored once for the resource `search`, one token per query. */
-export const SEARCH_LIMITS = [Limit.perMinute('searches', 10)];
+const SEARCH_LIMITS = [Limit.perMinute('searches', 10)];
 
 /** The organisation whose keys share its budget. */
 export const ORGANISATION = 'org-acme';
@@ -16,7 +16,7 @@ export const ORGANISATION = 'org-acme';
  * The organisation's own budgets, stored on it per resource: its keys spend
  * them together (cascade), on top of each key's own limits.
  */
-export const ORGANISATION_LIMITS = {
+const ORGANISATION_LIMITS = {
   catalog: [Limit.perMinute('rpm', 30)],
   search: [Limit.perMinute('searches', 15)],
 } as const;

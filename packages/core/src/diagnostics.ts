@@ -10,8 +10,10 @@
 import { type Channel, channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describeValue, isRateLimiterUnavailable, isTollgateError } from './errors.js';
 import { DEFAULT_RESOURCE } from './ids.js';
+import type { Decision } from './limiter/decision.js';
 import type { Lease } from './limiter/lease.js';
-import type { AcquireRequest, Decision, LimitStatus } from './limiter/types.js';
+import type { AcquireRequest } from './limiter/types.js';
+import type { LimitStatus } from './types.js';
 
 /** Channel of {@link DecisionMessage}: one message per `tryAcquire` (and per attempt of `acquire`). */
 export const DECISION_CHANNEL = 'tollgate:decision';

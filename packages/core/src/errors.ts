@@ -1,4 +1,4 @@
-import type { LimitStatus } from './limiter/types.js';
+import type { LimitStatus } from './types.js';
 
 /** Every stable error code Tollgate throws. Each one is explained in docs/errors.md. */
 export type TollgateErrorCode =

@@ -34,6 +34,8 @@ export {
   retryAfterSeconds,
   tightestStatus,
 } from './http/headers.js';
+// optionalFunction, proxyMisconfiguration and warnOnce belong to '@tollgate/core/internal'; they
+// stay here until the adapters import them from there.
 export {
   type HttpDecision,
   HttpRateLimit,
@@ -46,22 +48,42 @@ export {
 export { type IpKeyOptions, ipKey } from './http/ip-key.js';
 export { PROXY_WARNING_CODE, proxyMisconfiguration } from './http/proxy-check.js';
 export { warnOnce } from './http/warn-once.js';
-export { DEFAULT_RESOURCE, MAX_ID_LENGTH, validateId } from './ids.js';
+export { DEFAULT_RESOURCE, MAX_ID_LENGTH } from './ids.js';
 export {
-  assertUniqueLimitNames,
   LIMIT_NAME_PATTERN,
   Limit,
   type LimitDefinition,
   type RateOptions,
   validateLimitName,
 } from './limit.js';
-export { Lease, type LeaseBucket, type LeaseSettler } from './limiter/lease.js';
+export type { Decision } from './limiter/decision.js';
+export { Lease, type LeaseBucket } from './limiter/lease.js';
 export { MAX_CASCADE_DEPTH } from './limiter/plan.js';
-export { type CreateEntityInput, RateLimiter, type UsageRequest } from './limiter/rate-limiter.js';
+export { RateLimiter } from './limiter/rate-limiter.js';
 export type * from './limiter/types.js';
-export * as gcra from './math/gcra.js';
-export { msToNs, nsToMsCeil, nsToSecondsCeil } from './math/time.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
 export { type ReservationOptions, ReservingStore } from './store/reserving-store.js';
-export * from './store/store.js';
-export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';
+export type {
+  AdjustRequest,
+  BucketAdjustment,
+  BucketCharge,
+  BucketKey,
+  BucketState,
+  ChargeRequest,
+  ChargeResult,
+  EntityRecord,
+  GetBucketsRequest,
+  LimitAdjustment,
+  LimitCharge,
+  LimitScope,
+  LoadConfigRequest,
+  LoadedConfig,
+  Store,
+  StoreCallStats,
+  StoreStats,
+  UsagePage,
+  UsageQuery,
+  UsageSnapshot,
+  UsageWindow,
+} from './store/store.js';
+export type * from './types.js';

@@ -161,11 +161,24 @@ function validateWhole(
   }
 }
 
-/** Throws `ERR_TOLLGATE_INVALID_LIMIT` when two limits in one set share a name. */
+/** Throws `ERR_TOLLGATE_INVALID_LIMIT` unless every entry is a `Limit` and no two share a name. */
 export function assertUniqueLimitNames(limits: readonly Limit[]): void {
+  checkLimitSet(limits, true);
+}
+
+/**
+ * Throws `ERR_TOLLGATE_INVALID_LIMIT` when two limits in one set share a name.
+ * Checks names only, not the class: a store may receive limits built by
+ * another installed copy of this package.
+ */
+export function assertDistinctLimitNames(limits: readonly { readonly name: string }[]): void {
+  checkLimitSet(limits, false);
+}
+
+function checkLimitSet(limits: readonly { readonly name: string }[], requireLimit: boolean): void {
   const seen = new Set<string>();
   for (const limit of limits) {
-    if (!(limit instanceof Limit)) {
+    if (requireLimit && !(limit instanceof Limit)) {
       throw new ValidationError(
         'ERR_TOLLGATE_INVALID_LIMIT',
         `Expected a Limit (from Limit.perMinute(...) etc.), got ${describeValue(limit)}`,

@@ -6,8 +6,8 @@ import {
   RateLimitExceeded,
   RateLimiter,
   ValidationError,
-  validateId,
 } from '@tollgate/core';
+import { validateId } from '@tollgate/core/internal';
 import { describe, expect, it } from 'vitest';
 
 const status = (over: Partial<LimitStatus>): LimitStatus => ({

@@ -1,4 +1,5 @@
-import { gcra, Limit } from '@tollgate/core';
+import { Limit } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import { describe, expect, it } from 'vitest';
 
 const limit = Limit.perSecond('r', 10); // T = 100 ms, tau = 1 s

@@ -1,4 +1,5 @@
-import { type BucketAdjustment, gcra, type Limit, type LimitAdjustment } from '@tollgate/core';
+import type { BucketAdjustment, Limit, LimitAdjustment } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import { maxBigInt } from './numbers.js';
 
 /**
@@ -14,10 +15,10 @@ export interface TatShift {
 }
 
 /** The shift that changes nothing. */
-export const NO_SHIFT: TatShift = { addNs: 0n, floorNs: 0n };
+const NO_SHIFT: TatShift = { addNs: 0n, floorNs: 0n };
 
 /** The shift of one adjustment: debt (`delta > 0`) or a refund (`delta < 0`) in the limit's own ns. */
-export function shiftOf({ limit, delta }: LimitAdjustment): TatShift {
+function shiftOf({ limit, delta }: LimitAdjustment): TatShift {
   const span = gcra.costNs(limit, Math.abs(delta));
   if (delta > 0) return { addNs: span, floorNs: span };
   if (delta < 0) return { addNs: -span, floorNs: 0n };
@@ -25,7 +26,7 @@ export function shiftOf({ limit, delta }: LimitAdjustment): TatShift {
 }
 
 /** `then` after `first`: `max(max(x + a1, b1) + a2, b2) = max(x + a1 + a2, max(b1 + a2, b2))`. */
-export function composeShifts(first: TatShift, then: TatShift): TatShift {
+function composeShifts(first: TatShift, then: TatShift): TatShift {
   return {
     addNs: first.addNs + then.addNs,
     floorNs: maxBigInt(first.floorNs + then.addNs, then.floorNs),

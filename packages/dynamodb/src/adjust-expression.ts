@@ -1,10 +1,8 @@
 import type { BucketKey } from '@tollgate/core';
 import { type LimitShift, shiftedTat } from './adjust-composition.js';
-import { type BucketUpdate, bucketTtl, isIdle, stampBucket, type TatGuess } from './bucket-update.js';
-import { numberValue } from './item-codec.js';
+import { BucketExpression, type BucketUpdate, isIdle, type TatGuess } from './bucket-update.js';
 import { maxBigInt } from './numbers.js';
-import { CONSUMED_PREFIX, type KeyBuilder, TAT_PREFIX } from './schema.js';
-import { UpdateExpressionBuilder } from './update-expression.js';
+import type { KeyBuilder } from './schema.js';
 
 /** Inputs of {@link buildAdjustUpdate}. */
 export interface AdjustUpdateInput {
@@ -36,35 +34,31 @@ export interface AdjustUpdateInput {
  * condition only means a wrong guess: rebuild from the old image, write again.
  */
 export function buildAdjustUpdate(input: AdjustUpdateInput): BucketUpdate {
-  const { keys, bucket, shifts, guess, nowNs } = input;
-  const builder = new UpdateExpressionBuilder();
-  const now = builder.value(numberValue(nowNs));
+  const { bucket, shifts, guess, nowNs } = input;
+  const expression = new BucketExpression(nowNs);
+  const { now } = expression;
   const tats = new Map(guess);
   for (const [name, { shift, consumed }] of shifts) {
-    const attribute = `${TAT_PREFIX}${name}`;
-    const tat = builder.name(attribute);
+    const tat = expression.tat(name);
     const guessed = guess.get(name);
     const threshold = nowNs + shift.floorNs - shift.addNs;
     if (isIdle(guessed, nowNs)) {
       const rise = maxBigInt(shift.addNs, shift.floorNs);
-      if (rise > 0n) builder.set(attribute, builder.value(numberValue(nowNs + rise)));
-      builder.condition(`attribute_not_exists(${tat}) OR ${tat} <= ${now}`);
+      if (rise > 0n) expression.setTat(name, nowNs + rise);
+      expression.whenIdle(name);
     } else if (guessed !== undefined && guessed >= threshold) {
-      if (shift.addNs !== 0n) builder.add(attribute, builder.value(numberValue(shift.addNs)));
-      builder.condition(
-        threshold > nowNs ? `${tat} >= ${builder.value(numberValue(threshold))}` : `${tat} > ${now}`,
-      );
+      if (shift.addNs !== 0n) expression.addTat(name, shift.addNs);
+      expression.when(threshold > nowNs ? `${tat} >= ${expression.value(threshold)}` : `${tat} > ${now}`);
     } else {
-      builder.set(attribute, builder.value(numberValue(nowNs + shift.floorNs)));
-      builder.condition(`${tat} > ${now} AND ${tat} < ${builder.value(numberValue(threshold))}`);
+      expression.setTat(name, nowNs + shift.floorNs);
+      expression.when(`${tat} > ${now} AND ${tat} < ${expression.value(threshold)}`);
     }
     const shifted = shiftedTat(guessed, nowNs, shift);
     if (shifted === undefined) tats.delete(name);
     else tats.set(name, shifted);
-    if (consumed !== 0) builder.add(`${CONSUMED_PREFIX}${name}`, builder.value(numberValue(consumed)));
+    expression.addConsumed(name, consumed);
   }
   const limits = [...shifts.values()].flatMap((entry) => entry.limits);
   const expected = { entity: bucket.entity, resource: bucket.resource, tats };
-  stampBucket(builder, bucket, bucketTtl(nowNs, limits, expected, input.ttlMarginSeconds));
-  return { key: keys.bucket(bucket.entity, bucket.resource), parts: builder.build(), expected };
+  return expression.finish(input.keys, bucket, limits, expected, input.ttlMarginSeconds);
 }

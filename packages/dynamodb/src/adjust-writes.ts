@@ -1,9 +1,7 @@
 import type { AdjustRequest, BucketAdjustment } from '@tollgate/core';
 import { composeAdjustments } from './adjust-composition.js';
 import { buildAdjustUpdate } from './adjust-expression.js';
-import { backoff } from './backoff.js';
-import { writeBuckets } from './bucket-writer.js';
-import { type BucketWriteContext, contention, latestNowNs, observedOrKnown } from './write-context.js';
+import { type BucketWriteContext, latestNowNs, writeUntilDone } from './write-context.js';
 
 const KIND = 'adjust';
 
@@ -29,10 +27,7 @@ export async function writeAdjustments(
       }),
     ),
   );
-  let known = buckets.map((bucket) =>
-    context.states.guess(context.keys.bucket(bucket.entity, bucket.resource)),
-  );
-  for (let attempt = 0; attempt < context.maxAttempts; attempt++) {
+  return writeUntilDone(context, KIND, buckets, signal, ({ tats: known }) => {
     const updates = buckets.map((bucket, index) =>
       buildAdjustUpdate({
         keys: context.keys,
@@ -43,16 +38,15 @@ export async function writeAdjustments(
         ttlMarginSeconds: context.ttlMarginSeconds,
       }),
     );
-    const outcome = await writeBuckets(context.requests, KIND, context.tableName, buckets, updates, signal);
-    if (outcome.written) {
-      updates.forEach((update, index) => {
-        const state = outcome.states[index];
-        if (state) context.states.remember(update.key, state.tats);
-      });
-      return requests.map(() => undefined);
-    }
-    known = observedOrKnown(context, buckets, known, outcome.observed);
-    if (outcome.conflict) await backoff(attempt, signal);
-  }
-  throw contention(KIND, context.maxAttempts);
+    return {
+      updates,
+      written: (states) => {
+        updates.forEach((update, index) => {
+          const state = states[index];
+          if (state) context.states.remember(update.key, state.tats);
+        });
+        return requests.map(() => undefined);
+      },
+    };
+  });
 }

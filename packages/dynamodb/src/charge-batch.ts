@@ -1,4 +1,5 @@
-import { type BucketCharge, gcra, type Limit, type LimitCharge } from '@tollgate/core';
+import type { BucketCharge, Limit, LimitCharge } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import type { TatGuess } from './bucket-update.js';
 import { maxBigInt } from './numbers.js';
 

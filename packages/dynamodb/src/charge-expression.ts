@@ -1,9 +1,8 @@
-import { type BucketKey, gcra, type Limit } from '@tollgate/core';
-import { type BucketUpdate, bucketTtl, stampBucket, type TatGuess } from './bucket-update.js';
+import type { BucketKey, Limit } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
+import { BucketExpression, type BucketUpdate, type TatGuess } from './bucket-update.js';
 import { type LimitTerm, tatsSeen, writeRange } from './charge-batch.js';
-import { numberValue } from './item-codec.js';
-import { CONSUMED_PREFIX, type KeyBuilder, TAT_PREFIX } from './schema.js';
-import { UpdateExpressionBuilder } from './update-expression.js';
+import type { KeyBuilder } from './schema.js';
 
 /** Inputs of {@link buildChargeUpdate}. */
 export interface ChargeUpdateInput {
@@ -40,45 +39,44 @@ export interface ChargeUpdate extends BucketUpdate {
  * limit is incremented by the admitted tokens in the same write.
  */
 export function buildChargeUpdate(input: ChargeUpdateInput): ChargeUpdate {
-  const { keys, bucket, terms, guess, nowNs } = input;
-  const builder = new UpdateExpressionBuilder();
-  const now = builder.value(numberValue(nowNs));
+  const { bucket, terms, guess, nowNs } = input;
+  const expression = new BucketExpression(nowNs);
+  const { now } = expression;
   const starts = new Map(guess);
   const occupied = new Map<string, bigint>();
   for (const [name, term] of terms) {
-    const attribute = `${TAT_PREFIX}${name}`;
-    const tat = builder.name(attribute);
+    const tat = expression.tat(name);
     const { occupiedNs } = term;
     const range = writeRange(term, guess.get(name), nowNs);
     if (range.form === 'idle') {
       if (occupiedNs > 0n) {
-        builder.set(attribute, builder.value(numberValue(nowNs + occupiedNs)));
+        expression.setTat(name, nowNs + occupiedNs);
         starts.set(name, nowNs);
       }
-      builder.condition(`attribute_not_exists(${tat}) OR ${tat} <= ${now}`);
+      expression.whenIdle(name);
     } else {
       const { aboveNs, atMostNs } = range;
-      const above = aboveNs === nowNs ? now : builder.value(numberValue(aboveNs));
-      if (occupiedNs > 0n) builder.add(attribute, builder.value(numberValue(occupiedNs)));
-      builder.condition(
+      const above = aboveNs === nowNs ? now : expression.value(aboveNs);
+      if (occupiedNs > 0n) expression.addTat(name, occupiedNs);
+      expression.when(
         atMostNs === undefined
           ? `${tat} > ${above}`
-          : `${tat} > ${above} AND ${tat} <= ${builder.value(numberValue(atMostNs))}`,
+          : `${tat} > ${above} AND ${tat} <= ${expression.value(atMostNs)}`,
       );
       starts.set(name, clamp(gcra.startOf(guess.get(name), nowNs), aboveNs + 1n, atMostNs));
     }
     if (occupiedNs > 0n) occupied.set(name, occupiedNs);
-    if (term.consumed > 0) {
-      builder.add(`${CONSUMED_PREFIX}${name}`, builder.value(numberValue(term.consumed)));
-    }
+    if (term.consumed > 0) expression.addConsumed(name, term.consumed);
   }
   const expected = {
     entity: bucket.entity,
     resource: bucket.resource,
     tats: tatsSeen(starts, occupied, nowNs),
   };
-  stampBucket(builder, bucket, bucketTtl(nowNs, input.limits, expected, input.ttlMarginSeconds));
-  return { key: keys.bucket(bucket.entity, bucket.resource), parts: builder.build(), expected, starts };
+  return {
+    ...expression.finish(input.keys, bucket, input.limits, expected, input.ttlMarginSeconds),
+    starts,
+  };
 }
 
 /**

@@ -1,7 +1,5 @@
 import type { BucketKey, BucketState, ChargeRequest, ChargeResult } from '@tollgate/core';
-import { backoff } from './backoff.js';
 import type { TatGuess } from './bucket-update.js';
-import { writeBuckets } from './bucket-writer.js';
 import {
   type ChargeBatch,
   type MemberDecision,
@@ -10,7 +8,7 @@ import {
   tatsSeen,
 } from './charge-batch.js';
 import { buildChargeUpdate } from './charge-expression.js';
-import { type BucketWriteContext, contention, latestNowNs, observedOrKnown } from './write-context.js';
+import { type BucketWriteContext, latestNowNs, writeUntilDone } from './write-context.js';
 
 const KIND = 'charge';
 
@@ -35,23 +33,19 @@ export async function writeCharges(
   const nowNs = latestNowNs(requests);
   const members = requests.map((request) => request.buckets);
   const buckets: readonly BucketKey[] = members[0] ?? [];
-  let known = buckets.map((bucket) =>
-    context.states.guess(context.keys.bucket(bucket.entity, bucket.resource)),
-  );
-  const fromImage = buckets.map(() => false);
   const answer = (batch: ChargeBatch, starts: readonly TatGuess[]): ChargeResult[] =>
     requests.map((request, index) => {
       const decision = batch.decisions[index];
       return resultOf(request, nowNs, decision?.admitted ?? false, seenBy(buckets, starts, decision, nowNs));
     });
-  for (let attempt = 0; attempt < context.maxAttempts; attempt++) {
+  return writeUntilDone(context, KIND, buckets, signal, ({ tats: known, fromImage }) => {
     let batch = simulateChargeBatch(known, nowNs, members, 'fifo');
     if (!batch.decisions.some((decision) => decision.admitted)) {
       // Old images prove that nobody fits: every member is refused by the same state.
       const proven = batch.decisions.every(
         (decision) => decision.refusedAt !== undefined && fromImage[decision.refusedAt],
       );
-      if (proven) return answer(batch, known);
+      if (proven) return { answer: answer(batch, known) };
       // A guess says nobody fits: charge them all, on condition that all fit. A right guess
       // fails and returns the image that refuses them (one round trip); a wrong one admits all.
       batch = simulateChargeBatch(known, nowNs, members, 'all');
@@ -68,27 +62,23 @@ export async function writeCharges(
       }),
     );
     for (const update of updates) context.states.advance(update.key, update.expected.tats);
-    const outcome = await writeBuckets(context.requests, KIND, context.tableName, buckets, updates, signal);
-    if (outcome.written) {
-      const [single] = updates;
-      const [written] = outcome.states;
-      if (updates.length === 1 && single && written) {
-        // UpdateItem returned the item (ALL_NEW): every member's state is exact.
-        context.states.remember(single.key, written.tats);
-        return answer(batch, [startsBefore(written.tats, batch.terms[0] ?? new Map())]);
-      }
-      return answer(
-        batch,
-        updates.map((update) => update.starts),
-      );
-    }
-    known = observedOrKnown(context, buckets, known, outcome.observed);
-    outcome.observed.forEach((state, index) => {
-      if (state !== undefined) fromImage[index] = true;
-    });
-    if (outcome.conflict) await backoff(attempt, signal);
-  }
-  throw contention(KIND, context.maxAttempts);
+    return {
+      updates,
+      written: (states) => {
+        const [single] = updates;
+        const [written] = states;
+        if (updates.length === 1 && single && written) {
+          // UpdateItem returned the item (ALL_NEW): every member's state is exact.
+          context.states.remember(single.key, written.tats);
+          return answer(batch, [startsBefore(written.tats, batch.terms[0] ?? new Map())]);
+        }
+        return answer(
+          batch,
+          updates.map((update) => update.starts),
+        );
+      },
+    };
+  });
 }
 
 /** Per bucket, the state a member saw: the starts advanced by its prefix. */

@@ -1,7 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   type AdjustRequest,
-  assertUniqueLimitNames,
   type BucketKey,
   type BucketState,
   type ChargeRequest,
@@ -16,12 +15,12 @@ import {
   type LoadedConfig,
   type Store,
   type StoreStats,
-  scopeKey,
   type UsagePage,
   type UsageQuery,
   type UsageSnapshot,
   ValidationError,
 } from '@tollgate/core';
+import { assertDistinctLimitNames, scopeKey } from '@tollgate/core/internal';
 import { writeAdjustments } from './adjust-writes.js';
 import { type BatchContext, batchDeleteItems, batchGetItems } from './batch-operations.js';
 import { writeCharges } from './charge-writes.js';
@@ -128,7 +127,7 @@ export class DynamoDBStore implements Store {
     this.recorder.call('charge');
     if (request.buckets.length === 0) return { admitted: true, buckets: [] };
     for (const bucket of request.buckets)
-      assertUniqueLimitNames(bucket.charges.map((charge) => charge.limit));
+      assertDistinctLimitNames(bucket.charges.map((charge) => charge.limit));
     return this.charges.submit(this.itemSet(request.buckets), request);
   }
 
@@ -143,7 +142,7 @@ export class DynamoDBStore implements Store {
     const buckets = request.buckets.filter((bucket) => bucket.adjustments.length > 0);
     if (buckets.length === 0) return;
     for (const bucket of buckets)
-      assertUniqueLimitNames(bucket.adjustments.map((adjustment) => adjustment.limit));
+      assertDistinctLimitNames(bucket.adjustments.map((adjustment) => adjustment.limit));
     await this.adjustments.submit(this.itemSet(buckets), { ...request, buckets });
   }
 

@@ -57,7 +57,7 @@ export function readString(item: Item, name: string): string | undefined {
 }
 
 /** Reads a number attribute as a double; undefined when absent. */
-export function readNumber(item: Item, name: string): number | undefined {
+function readNumber(item: Item, name: string): number | undefined {
   const value = item[name];
   return value && 'N' in value && value.N !== undefined ? parseNumber(value.N) : undefined;
 }
@@ -76,7 +76,7 @@ export function decodeBucket(key: BucketKey, item: Item | undefined): BucketStat
 }
 
 /** Consumed counters of a bucket or usage item, by limit name. */
-export function decodeConsumed(item: Item): Record<string, number> {
+function decodeConsumed(item: Item): Record<string, number> {
   const consumed: Record<string, number> = {};
   for (const [name, value] of Object.entries(item)) {
     if (name.startsWith(CONSUMED_PREFIX) && 'N' in value && value.N !== undefined) {

@@ -5,6 +5,7 @@ import {
   BatchWriteItemCommand,
   type BatchWriteItemCommandInput,
   type BatchWriteItemCommandOutput,
+  type ConsumedCapacity,
   DeleteItemCommand,
   type DeleteItemCommandInput,
   type DeleteItemCommandOutput,
@@ -18,6 +19,8 @@ import {
   QueryCommand,
   type QueryCommandInput,
   type QueryCommandOutput,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
   type TransactWriteItemsCommandOutput,
@@ -25,7 +28,17 @@ import {
   type UpdateItemCommandInput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import type { StatsRecorder } from './stats.js';
+import type { CapacityKind, StatsRecorder } from './stats.js';
+
+/** A command this client sends, e.g. an `UpdateItemCommand`, typed by its input and output. */
+type TableCommand<Input extends ServiceInputTypes, Output extends ServiceOutputTypes> = Parameters<
+  typeof DynamoDBClient.prototype.send<Input, Output>
+>[0];
+
+/** A response with the capacity it consumed: one entry, or one per table (batches, transactions). */
+interface ReportsCapacity {
+  readonly ConsumedCapacity?: ConsumedCapacity | readonly ConsumedCapacity[] | undefined;
+}
 
 /**
  * Every request the store sends, one method per DynamoDB operation. Each
@@ -40,123 +53,105 @@ export class TableRequests {
   ) {}
 
   /** One UpdateItem. */
-  async updateItem(
+  updateItem(
     kind: string,
     input: UpdateItemCommandInput,
     signal: AbortSignal,
   ): Promise<UpdateItemCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(
+    return this.send(
+      kind,
+      'write',
       new UpdateItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }),
-      {
-        abortSignal: signal,
-      },
+      signal,
     );
-    this.stats.capacity(kind, output.ConsumedCapacity, 'write');
-    return output;
   }
 
   /** One TransactWriteItems. */
-  async transactWrite(
+  transactWrite(
     kind: string,
     input: TransactWriteItemsCommandInput,
     signal: AbortSignal,
   ): Promise<TransactWriteItemsCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(
+    return this.send(
+      kind,
+      'write',
       new TransactWriteItemsCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }),
-      { abortSignal: signal },
+      signal,
     );
-    this.stats.capacity(kind, output.ConsumedCapacity, 'write');
-    return output;
   }
 
   /** One GetItem. */
-  async getItem(
-    kind: string,
-    input: GetItemCommandInput,
-    signal: AbortSignal,
-  ): Promise<GetItemCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }), {
-      abortSignal: signal,
-    });
-    this.stats.capacity(kind, output.ConsumedCapacity, 'read');
-    return output;
+  getItem(kind: string, input: GetItemCommandInput, signal: AbortSignal): Promise<GetItemCommandOutput> {
+    return this.send(kind, 'read', new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }), signal);
   }
 
   /** One BatchGetItem. */
-  async batchGet(
+  batchGet(
     kind: string,
     input: BatchGetItemCommandInput,
     signal: AbortSignal,
   ): Promise<BatchGetItemCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(
+    return this.send(
+      kind,
+      'read',
       new BatchGetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }),
-      {
-        abortSignal: signal,
-      },
+      signal,
     );
-    this.stats.capacity(kind, output.ConsumedCapacity, 'read');
-    return output;
   }
 
   /** One BatchWriteItem. */
-  async batchWrite(
+  batchWrite(
     kind: string,
     input: BatchWriteItemCommandInput,
     signal: AbortSignal,
   ): Promise<BatchWriteItemCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(
+    return this.send(
+      kind,
+      'write',
       new BatchWriteItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }),
-      {
-        abortSignal: signal,
-      },
+      signal,
     );
-    this.stats.capacity(kind, output.ConsumedCapacity, 'write');
-    return output;
   }
 
   /** One Query page. */
-  async query(kind: string, input: QueryCommandInput, signal: AbortSignal): Promise<QueryCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(new QueryCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }), {
-      abortSignal: signal,
-    });
-    this.stats.capacity(kind, output.ConsumedCapacity, 'read');
-    return output;
+  query(kind: string, input: QueryCommandInput, signal: AbortSignal): Promise<QueryCommandOutput> {
+    return this.send(kind, 'read', new QueryCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }), signal);
   }
 
   /** One PutItem. */
-  async putItem(
-    kind: string,
-    input: PutItemCommandInput,
-    signal: AbortSignal,
-  ): Promise<PutItemCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(new PutItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }), {
-      abortSignal: signal,
-    });
-    this.stats.capacity(kind, output.ConsumedCapacity, 'write');
-    return output;
+  putItem(kind: string, input: PutItemCommandInput, signal: AbortSignal): Promise<PutItemCommandOutput> {
+    return this.send(
+      kind,
+      'write',
+      new PutItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }),
+      signal,
+    );
   }
 
   /** One DeleteItem. */
-  async deleteItem(
+  deleteItem(
     kind: string,
     input: DeleteItemCommandInput,
     signal: AbortSignal,
   ): Promise<DeleteItemCommandOutput> {
-    this.stats.roundTrip(kind);
-    const output = await this.client.send(
+    return this.send(
+      kind,
+      'write',
       new DeleteItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }),
-      {
-        abortSignal: signal,
-      },
+      signal,
     );
-    this.stats.capacity(kind, output.ConsumedCapacity, 'write');
+  }
+
+  /** Sends one command: a round trip for `kind`, then the capacity its response reports. */
+  private async send<Input extends ServiceInputTypes, Output extends ServiceOutputTypes & ReportsCapacity>(
+    kind: string,
+    capacity: CapacityKind,
+    command: TableCommand<Input, Output>,
+    signal: AbortSignal,
+  ): Promise<Output> {
+    this.stats.roundTrip(kind);
+    const output = await this.client.send(command, { abortSignal: signal });
+    this.stats.capacity(kind, output.ConsumedCapacity, capacity);
     return output;
   }
 }

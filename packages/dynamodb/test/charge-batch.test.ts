@@ -1,4 +1,5 @@
-import { type BucketCharge, gcra, Limit } from '@tollgate/core';
+import { type BucketCharge, Limit } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { composeAdjustments, shiftedTat } from '../src/adjust-composition.js';

@@ -2,11 +2,11 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type BucketCharge,
   type ChargeResult,
-  gcra,
   Limit,
   type LimitAdjustment,
   type StoreCallStats,
 } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import { DynamoDBStore, type DynamoDBStoreOptions, KeyBuilder } from '@tollgate/dynamodb';
 import {
   createTestTable,

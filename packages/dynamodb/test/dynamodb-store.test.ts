@@ -7,12 +7,12 @@ import {
 import {
   type BucketCharge,
   EntityError,
-  gcra,
   Limit,
   MAX_ID_LENGTH,
   type StoreCallStats,
   ValidationError,
 } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import { DynamoDBStore, type DynamoDBStoreOptions, KeyBuilder } from '@tollgate/dynamodb';
 import {
   createTestTable,
@@ -139,6 +139,29 @@ describe('DynamoDBStore round trips and capacity', () => {
     });
     await store.charge({ nowNs: T0 + ms(10), buckets: [bucket('k', 'chat', [rpm, 1])], signal });
     expect(statsOf(store, 'charge')).toMatchObject({ calls: 2, roundTrips: 2 });
+  });
+
+  it('charges and adjusts with limits built by another installed copy of core', async () => {
+    // Another copy of @tollgate/core has its own Limit class: same shape, different prototype.
+    const foreignPrototype = Object.create(
+      Object.getPrototypeOf(Limit.prototype),
+      Object.getOwnPropertyDescriptors(Limit.prototype),
+    );
+    const foreign: Limit = Object.create(foreignPrototype, Object.getOwnPropertyDescriptors(rpm));
+    expect(foreign instanceof Limit).toBe(false);
+    const { store } = freshStore();
+    const charged = await store.charge({ nowNs: T0, buckets: [bucket('k', 'chat', [foreign, 1])], signal });
+    expect(charged.admitted).toBe(true);
+    await store.adjust({
+      nowNs: T0,
+      buckets: [{ entity: 'k', resource: 'chat', adjustments: [{ limit: foreign, delta: 2 }] }],
+      signal,
+    });
+    const [state] = await store.getBuckets({ keys: [{ entity: 'k', resource: 'chat' }], signal });
+    expect(state?.tats.get('rpm')).toBe(T0 + 3n * rpm.emissionIntervalNs);
+    await expect(
+      store.charge({ nowNs: T0, buckets: [bucket('k', 'chat', [foreign, 1], [rpm, 1])], signal }),
+    ).rejects.toMatchObject({ code: 'ERR_TOLLGATE_INVALID_LIMIT' });
   });
 
   it('charges one bucket with three limits in one UpdateItem', async () => {

@@ -7,7 +7,7 @@ export const SMALL_CACHES = {
 } satisfies Partial<RateLimiterOptions>;
 
 /** A store whose every call fails, as a database that cannot be reached. */
-export function unreachableStore(): Store {
+function unreachableStore(): Store {
   const refuse = (): Promise<never> => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8000'));
   return {
     charge: refuse,

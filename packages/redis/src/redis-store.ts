@@ -7,22 +7,19 @@ import {
   EntityError,
   type EntityRecord,
   type GetBucketsRequest,
-  gcra,
   type LimitDefinition,
   type LimitScope,
   type LoadConfigRequest,
   type LoadedConfig,
   type Store,
   type StoreStats,
-  scopeKey,
   type UsagePage,
   type UsageQuery,
   type UsageSnapshot,
   type UsageWindow,
-  usageWindowMs,
-  usageWindowStart,
   ValidationError,
 } from '@tollgate/core';
+import { gcra, scopeKey, usageWindowMs, usageWindowStart } from '@tollgate/core/internal';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisKeys } from './keys.js';
 import {

@@ -1,4 +1,5 @@
-import { gcra, Limit, RateLimiter, type Store, ValidationError } from '@tollgate/core';
+import { Limit, RateLimiter, type Store, ValidationError } from '@tollgate/core';
+import { gcra } from '@tollgate/core/internal';
 import { RedisStore } from '@tollgate/redis';
 import { type RedisServer, redisStoreFixture, redisTestClient, startRedisServer } from '@tollgate/test-utils';
 import type { Redis } from 'ioredis';

@@ -3,13 +3,12 @@ import {
   type BucketState,
   EntityError,
   type EntityRecord,
-  gcra,
   Limit,
   type LimitDefinition,
   type Store,
-  scopeKey,
   type UsageSnapshot,
 } from '@tollgate/core';
+import { gcra, scopeKey } from '@tollgate/core/internal';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 /** A store under test, fresh for each test. */

@@ -1,5 +1,5 @@
 import { publicLimitName } from '../errors.js';
-import type { LimitStatus } from '../limiter/types.js';
+import type { LimitStatus } from '../types.js';
 
 /** Which standard rate-limit headers to send. */
 export type HeaderStandard = 'draft-8' | 'draft-6' | false;

@@ -12,7 +12,7 @@ import {
 import type { Limit } from '../limit.js';
 import type { Lease } from '../limiter/lease.js';
 import { RateLimiter } from '../limiter/rate-limiter.js';
-import type { Consumption, LimitStatus, Logger } from '../limiter/types.js';
+import type { Consumption, LimitStatus, Logger } from '../types.js';
 import { type HeaderStandard, rateLimitHeaders, retryAfterSeconds } from './headers.js';
 import { ipKey } from './ip-key.js';
 import { warnOnce } from './warn-once.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../limiter/types.js';
+import type { Logger } from '../types.js';
 
 const warned = new WeakMap<Logger, Set<string>>();
 

@@ -2,8 +2,8 @@ import { traceSettlement } from '../diagnostics.js';
 import { LeaseClosedError, ValidationError } from '../errors.js';
 import type { Limit } from '../limit.js';
 import type { BucketAdjustment, BucketCharge } from '../store/store.js';
-import { validateConsumption } from './plan.js';
-import type { Consumption } from './types.js';
+import type { Consumption } from '../types.js';
+import { validateConsumption } from './validation.js';
 
 /** A bucket the lease charged, with every limit it has (an adjust may touch a limit charged 0). */
 export interface LeaseBucket extends BucketCharge {

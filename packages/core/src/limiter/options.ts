@@ -1,7 +1,8 @@
 import { describeValue, ValidationError } from '../errors.js';
 import { assertUniqueLimitNames, type Limit } from '../limit.js';
 import type { Store } from '../store/store.js';
-import type { Logger, RateLimiterOptions } from './types.js';
+import type { Logger } from '../types.js';
+import type { RateLimiterOptions } from './types.js';
 
 /** `RateLimiterOptions` with every default filled in, validated. */
 export interface ResolvedOptions {

@@ -1,9 +1,9 @@
-import { describeValue, ValidationError } from '../errors.js';
-import { DEFAULT_RESOURCE, validateId } from '../ids.js';
-import { assertUniqueLimitNames, LIMIT_NAME_PATTERN, type Limit } from '../limit.js';
+import { ValidationError } from '../errors.js';
+import type { Limit } from '../limit.js';
 import type { BucketCharge, LimitScope } from '../store/store.js';
+import type { Consumption } from '../types.js';
 import type { ConfigView } from './config-cache.js';
-import type { Consumption } from './types.js';
+import { validateConsumption } from './validation.js';
 
 /** One bucket an acquire touches: the entity's own (depth 0) or an ancestor's. */
 export interface PlannedBucket {
@@ -15,14 +15,6 @@ export interface PlannedBucket {
 
 /** Longest parent chain followed; deeper hierarchies are a configuration error. */
 export const MAX_CASCADE_DEPTH = 16;
-
-/** Validates the entity and resource of a call; returns the resource with its default. */
-export function validateTarget(entity: unknown, resource: unknown): string {
-  validateId(entity, 'entity');
-  const chosen = resource ?? DEFAULT_RESOURCE;
-  validateId(chosen, 'resource');
-  return chosen;
-}
 
 /** The four stored scopes of (entity, resource), most specific first. */
 export function scopesOf(entity: string, resource: string): LimitScope[] {
@@ -44,20 +36,6 @@ export function limitsFor(
     if (stored && stored.length > 0) return stored;
   }
   return defaults;
-}
-
-/** Validates a per-call `limits` override. */
-export function validateOverride(limits: unknown): readonly Limit[] | undefined {
-  if (limits === undefined) return undefined;
-  if (!Array.isArray(limits) || limits.length === 0) {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_LIMIT',
-      `Expected \`limits\` to be a non-empty array of Limit, got ${describeValue(limits)}`,
-      'limits',
-    );
-  }
-  assertUniqueLimitNames(limits);
-  return limits;
 }
 
 const defaultChargesByPlan = new WeakMap<readonly PlannedBucket[], BucketCharge[]>();
@@ -115,56 +93,4 @@ export function chargesFor(
       return cost > 0 ? [{ limit, cost }] : [];
     }),
   }));
-}
-
-/**
- * Validates a map of limit name → token count (for `consume` and `adjust`).
- * `allowNegative` permits refunds in `adjust`.
- */
-export function validateConsumption(
-  value: unknown,
-  field: string,
-  allowNegative = false,
-): Map<string, number> {
-  if (!isPlainObject(value)) {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_COST',
-      `Expected \`${field}\` to be a plain object of limit name → tokens, got ${describeValue(value)}`,
-      field,
-    );
-  }
-  const costs = new Map<string, number>();
-  for (const name of Object.keys(value)) {
-    const descriptor = Object.getOwnPropertyDescriptor(value, name);
-    // A getter could answer differently on every read: only data properties are costs.
-    const cost: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
-    if (!LIMIT_NAME_PATTERN.test(name)) {
-      throw new ValidationError(
-        'ERR_TOLLGATE_UNKNOWN_LIMIT',
-        `\`${field}\` names an invalid limit ${describeValue(name)}`,
-        field,
-      );
-    }
-    const valid = typeof cost === 'number' && Number.isSafeInteger(cost) && (allowNegative || cost >= 0);
-    if (!valid) {
-      throw new ValidationError(
-        'ERR_TOLLGATE_INVALID_COST',
-        `Expected \`${field}.${name}\` to be a ${allowNegative ? '' : 'non-negative '}integer, got ${describeValue(cost)}`,
-        `${field}.${name}`,
-      );
-    }
-    costs.set(name, cost);
-  }
-  return costs;
-}
-
-/**
- * True for `{ ... }` literals and `Object.create(null)`: not a Map, an array,
- * a class instance or an object that inherits its costs (which
- * `Object.entries` would not see, charging nothing).
- */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }

@@ -1,78 +1,41 @@
-import { LRUCache } from 'lru-cache';
 import { storeCallsObserved, traceDecision } from '../diagnostics.js';
-import {
-  describeValue,
-  EntityError,
-  isRateLimiterUnavailable,
-  RateLimitExceeded,
-  ValidationError,
-} from '../errors.js';
-import { validateId } from '../ids.js';
-import { assertUniqueLimitNames, Limit } from '../limit.js';
+import { isRateLimiterUnavailable } from '../errors.js';
+import type { Limit } from '../limit.js';
 import { availableTokens, waitNs } from '../math/gcra.js';
-import { msToNs, nsToMsCeil } from '../math/time.js';
-import {
-  type BucketAdjustment,
-  type BucketCharge,
-  type BucketState,
-  bucketId,
-  type ChargeResult,
-  type EntityRecord,
-  type LimitScope,
-  type Store,
-  type UsageQuery,
-  type UsageSnapshot,
+import { nsToMsCeil } from '../math/time.js';
+import type {
+  BucketAdjustment,
+  BucketCharge,
+  BucketState,
+  ChargeResult,
+  EntityRecord,
+  LimitScope,
+  Store,
+  UsageSnapshot,
 } from '../store/store.js';
-import { ConfigCache, type ConfigView } from './config-cache.js';
+import type { Consumption } from '../types.js';
+import { Administration } from './administration.js';
+import { MonotonicClock } from './clock.js';
+import { AdmittedDecision, type Decision, degradedDecision, rejectedDecision } from './decision.js';
 import { DenyCache } from './deny-cache.js';
 import { Lease } from './lease.js';
 import { type ResolvedOptions, resolveOptions } from './options.js';
-import {
-  chargesFor,
-  defaultCharges,
-  limitsFor,
-  MAX_CASCADE_DEPTH,
-  type PlannedBucket,
-  scopesOf,
-  validateOverride,
-  validateTarget,
-} from './plan.js';
+import { chargesFor, defaultCharges, type PlannedBucket } from './plan.js';
+import { Planner } from './planner.js';
 import { sleep } from './sleep.js';
-import { allAdmissible, rejectionWaitNs, statusesOf } from './statuses.js';
+import { allAdmissible, rejectionWaitNs } from './statuses.js';
 import { asStoreFailure, callStore, NEVER_ABORTED } from './store-call.js';
 import type {
   AcquireOptions,
   AcquireRequest,
   BucketQuery,
-  Consumption,
-  Decision,
-  LimitStatus,
+  CreateEntityInput,
   RateLimiterOptions,
+  UsageRequest,
   WaitOptions,
 } from './types.js';
+import { validateOverride, validateSignal, validateTarget, validateWait } from './validation.js';
 import { noteLimiterConstructed } from './warnings.js';
-
-/** Input of {@link RateLimiter.createEntity}. */
-export interface CreateEntityInput {
-  id: string;
-  /** Parent entity (e.g. the organisation of an API key); it must exist. */
-  parent?: string;
-  /** Charge the parent (and its cascading ancestors) on every acquire of this entity. Default false. */
-  cascade?: boolean;
-  name?: string;
-  metadata?: Record<string, unknown>;
-}
-
-/** Input of {@link RateLimiter.getUsage}. */
-export interface UsageRequest {
-  entity: string;
-  resource?: string;
-  window: 'hour' | 'day';
-  /** Inclusive start, ms since the epoch or a Date. */
-  from?: number | Date;
-  /** Exclusive end, ms since the epoch or a Date. */
-  to?: number | Date;
-}
 
 /**
  * Decides whether an entity may spend tokens now, for every limit that applies
@@ -89,30 +52,41 @@ export interface UsageRequest {
  */
 export class RateLimiter {
   private readonly options: ResolvedOptions;
-  private readonly config: ConfigCache;
+  /** The limiter's time: never goes backwards. */
+  private readonly time: MonotonicClock;
+  /** Which buckets and limits an acquire touches, with the config and plan caches behind it. */
+  private readonly planner: Planner;
+  private readonly admin: Administration;
   private readonly denied: DenyCache | undefined;
-  /**
-   * Resolved buckets and limits per (entity, resource): the hot path skips
-   * config lookups. Each plan expires when the oldest config entry it was
-   * built from does, so no process enforces config older than the TTL.
-   */
-  private readonly plans: LRUCache<string, CachedPlan> | undefined;
-  /** The latest `now` used (ns and ms): the limiter's time never goes backwards. */
-  private lastNowNs = 0n;
-  private lastNowMs = Number.NEGATIVE_INFINITY;
-  private configGeneration = 0;
   /** Lease writes and late refunds under way, awaited by `close()` so a shutdown loses no refund. */
   private readonly settling = new Set<Promise<unknown>>();
   private unavailableWarned = false;
 
   constructor(options: RateLimiterOptions) {
     this.options = resolveOptions(options);
-    const { clock, configCacheTtlMs, configCacheMaxEntries } = this.options;
-    // A plan is built from up to four config entries (entity record, entity scopes, shared scopes).
-    this.config = new ConfigCache(configCacheTtlMs, configCacheMaxEntries * CONFIG_ENTRIES_PER_PLAN, clock);
+    const { clock, configCacheTtlMs, configCacheMaxEntries, store } = this.options;
+    this.time = new MonotonicClock(clock);
     this.denied = this.options.denyCache ? new DenyCache(this.options.denyCacheMaxEntries) : undefined;
-    // No lru-cache TTL here: expiry is checked against the `now` each decision reads anyway.
-    this.plans = configCacheTtlMs > 0 ? new LRUCache({ max: configCacheMaxEntries }) : undefined;
+    this.planner = new Planner({
+      defaults: this.options.limits,
+      ttlMs: configCacheTtlMs,
+      maxPlans: configCacheMaxEntries,
+      clock,
+      time: this.time,
+      load: (entityIds, scopes, signal) =>
+        this.call(
+          'loadConfig',
+          (storeSignal) => store.loadConfig({ entityIds, scopes, signal: storeSignal }),
+          signal,
+        ),
+    });
+    this.admin = new Administration({
+      store,
+      call: (operation, run) => this.call(operation, run),
+      clock,
+      planner: this.planner,
+      forgetDenials: () => this.denied?.clear(),
+    });
     noteLimiterConstructed(this.options.logger);
   }
 
@@ -154,16 +128,16 @@ export class RateLimiter {
     const resource = validateTarget(entity, request.resource);
     const override = validateOverride(request.limits);
     validateSignal(signal, 'signal');
-    let nowNs = this.nowNs();
-    let buckets = override === undefined ? this.cachedPlan(entity, resource) : undefined;
+    let nowNs = this.time.nowNs();
+    let buckets = override === undefined ? this.planner.cached(entity, resource) : undefined;
     if (buckets === undefined) {
       try {
-        buckets = await this.plan(entity, resource, override, signal);
+        buckets = await this.planner.plan(entity, resource, override, signal);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         return this.degradeOrThrow(error, entity, resource);
       }
-      nowNs = this.nowNs(); // planning awaited the store: decide at the time of the charge
+      nowNs = this.time.nowNs(); // planning awaited the store: decide at the time of the charge
     }
     const charges =
       request.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, request.consume);
@@ -230,8 +204,8 @@ export class RateLimiter {
   /** Whole tokens available now per limit name (the smallest along the cascade chain). */
   async available(query: BucketQuery): Promise<Record<string, number>> {
     const resource = validateTarget(query.entity, query.resource);
-    const buckets = await this.plan(query.entity, resource, validateOverride(query.limits));
-    const nowNs = this.nowNs();
+    const buckets = await this.planner.plan(query.entity, resource, validateOverride(query.limits));
+    const nowNs = this.time.nowNs();
     const states = await this.readBuckets(buckets);
     // Keyed by limit name: null prototype, so `constructor` is just another name.
     const result: Record<string, number> = Object.create(null);
@@ -249,9 +223,9 @@ export class RateLimiter {
   /** Milliseconds until `consume` would be admitted (0 if now), from the store's current state. */
   async timeUntilAvailable(query: BucketQuery & { consume?: Consumption }): Promise<number> {
     const resource = validateTarget(query.entity, query.resource);
-    const buckets = await this.plan(query.entity, resource, validateOverride(query.limits));
+    const buckets = await this.planner.plan(query.entity, resource, validateOverride(query.limits));
     const charges = chargesFor(buckets, query.consume);
-    const nowNs = this.nowNs();
+    const nowNs = this.time.nowNs();
     const states = await this.readBuckets(charges);
     let longest = 0n;
     charges.forEach((bucket, index) => {
@@ -264,97 +238,26 @@ export class RateLimiter {
   }
 
   /** Creates an entity. Its parent must exist; ids are unique. */
-  async createEntity(input: CreateEntityInput): Promise<EntityRecord> {
-    if (typeof input !== 'object' || input === null) {
-      throw new ValidationError(
-        'ERR_TOLLGATE_INVALID_OPTION',
-        `Expected an entity object, got ${describeValue(input)}`,
-      );
-    }
-    validateId(input.id, 'id');
-    if (input.parent !== undefined) {
-      validateId(input.parent, 'parent');
-      if (input.parent === input.id) {
-        throw new EntityError(
-          'ERR_TOLLGATE_ENTITY_CYCLE',
-          input.id,
-          `Entity \`${input.id}\` cannot be its own parent`,
-        );
-      }
-      if (!(await this.getEntity(input.parent))) {
-        throw new EntityError(
-          'ERR_TOLLGATE_ENTITY_NOT_FOUND',
-          input.parent,
-          `Parent entity \`${input.parent}\` does not exist`,
-        );
-      }
-    }
-    if (input.cascade !== undefined && typeof input.cascade !== 'boolean') {
-      throw new ValidationError(
-        'ERR_TOLLGATE_INVALID_OPTION',
-        `Expected \`cascade\` to be a boolean, got ${describeValue(input.cascade)}`,
-        'cascade',
-      );
-    }
-    if (
-      input.metadata !== undefined &&
-      (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))
-    ) {
-      throw new ValidationError(
-        'ERR_TOLLGATE_INVALID_OPTION',
-        `Expected \`metadata\` to be an object, got ${describeValue(input.metadata)}`,
-        'metadata',
-      );
-    }
-    const record: EntityRecord = {
-      id: input.id,
-      cascade: input.cascade ?? false,
-      createdAt: new Date(this.options.clock()).toISOString(),
-      ...(input.parent === undefined ? {} : { parent: input.parent }),
-      ...(input.name === undefined ? {} : { name: String(input.name) }),
-      ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
-    };
-    await this.call('createEntity', (signal) => this.options.store.createEntity(record, signal));
-    this.config.invalidateEntity(record.id);
-    this.configChanged();
-    return record;
+  createEntity(input: CreateEntityInput): Promise<EntityRecord> {
+    return this.admin.createEntity(input);
   }
 
   /** The stored entity, or null. Always read from the store. */
-  async getEntity(id: string): Promise<EntityRecord | null> {
-    validateId(id, 'id');
-    const loaded = await this.call('loadConfig', (signal) =>
-      this.options.store.loadConfig({ entityIds: [id], scopes: [], signal }),
-    );
-    return loaded.entities.get(id) ?? null;
+  getEntity(id: string): Promise<EntityRecord | null> {
+    return this.admin.getEntity(id);
   }
 
   /** Direct children of an entity. */
-  async getChildren(id: string): Promise<EntityRecord[]> {
-    validateId(id, 'id');
-    return this.call('getChildren', (signal) => this.options.store.getChildren(id, signal));
+  getChildren(id: string): Promise<EntityRecord[]> {
+    return this.admin.getChildren(id);
   }
 
   /**
    * Deletes an entity with its limit sets, buckets and usage. Refuses while it
    * has children. Returns false if it did not exist.
    */
-  async deleteEntity(id: string): Promise<boolean> {
-    validateId(id, 'id');
-    const children = await this.getChildren(id);
-    if (children.length > 0) {
-      throw new EntityError(
-        'ERR_TOLLGATE_ENTITY_HAS_CHILDREN',
-        id,
-        `Entity \`${id}\` has ${children.length} child entities; delete or re-parent them first`,
-      );
-    }
-    const existed = await this.call('deleteEntity', (signal) => this.options.store.deleteEntity(id, signal));
-    this.config.invalidateEntity(id);
-    this.config.invalidateEntityLimits(id);
-    this.denied?.clear();
-    this.configChanged();
-    return existed;
+  deleteEntity(id: string): Promise<boolean> {
+    return this.admin.deleteEntity(id);
   }
 
   /**
@@ -362,46 +265,18 @@ export class RateLimiter {
    * `{ resource }` or `{}` (system). Takes effect on this limiter at once and
    * on others when their config cache expires.
    */
-  async setLimits(scope: LimitScope, limits: readonly Limit[]): Promise<void> {
-    const checked = validateScope(scope);
-    if (!Array.isArray(limits) || limits.length === 0) {
-      throw new ValidationError(
-        'ERR_TOLLGATE_INVALID_LIMIT',
-        `Expected a non-empty array of Limit (use deleteLimits to remove a set), got ${describeValue(limits)}`,
-        'limits',
-      );
-    }
-    assertUniqueLimitNames(limits);
-    await this.call('putLimits', (signal) =>
-      this.options.store.putLimits(
-        checked,
-        limits.map((limit) => limit.toJSON()),
-        signal,
-      ),
-    );
-    this.config.invalidateLimits(checked);
-    this.configChanged();
+  setLimits(scope: LimitScope, limits: readonly Limit[]): Promise<void> {
+    return this.admin.setLimits(scope, limits);
   }
 
   /** The limit set stored at exactly this scope (empty if none). Always read from the store. */
-  async getLimits(scope: LimitScope): Promise<Limit[]> {
-    const checked = validateScope(scope);
-    const loaded = await this.call('loadConfig', (signal) =>
-      this.options.store.loadConfig({ entityIds: [], scopes: [checked], signal }),
-    );
-    const [definitions] = [...loaded.limits.values()];
-    return (definitions ?? []).map((definition) => Limit.fromDefinition(definition));
+  getLimits(scope: LimitScope): Promise<Limit[]> {
+    return this.admin.getLimits(scope);
   }
 
   /** Removes the limit set of a scope; false if there was none. */
-  async deleteLimits(scope: LimitScope): Promise<boolean> {
-    const checked = validateScope(scope);
-    const existed = await this.call('deleteLimits', (signal) =>
-      this.options.store.deleteLimits(checked, signal),
-    );
-    this.config.invalidateLimits(checked);
-    this.configChanged();
-    return existed;
+  deleteLimits(scope: LimitScope): Promise<boolean> {
+    return this.admin.deleteLimits(scope);
   }
 
   /** Usage snapshots (hourly or daily), oldest first, following every page. */
@@ -412,30 +287,8 @@ export class RateLimiter {
   }
 
   /** Usage snapshots page by page, for large ranges. */
-  async *usagePages(request: UsageRequest): AsyncGenerator<UsageSnapshot[]> {
-    validateId(request.entity, 'entity');
-    if (request.resource !== undefined) validateId(request.resource, 'resource');
-    if (request.window !== 'hour' && request.window !== 'day') {
-      throw new ValidationError(
-        'ERR_TOLLGATE_INVALID_OPTION',
-        `Expected \`window\` to be 'hour' or 'day', got ${describeValue(request.window)}`,
-        'window',
-      );
-    }
-    let cursor: string | undefined;
-    do {
-      const query: UsageQuery = {
-        entity: request.entity,
-        resource: request.resource,
-        window: request.window,
-        from: toMs(request.from, 'from'),
-        to: toMs(request.to, 'to'),
-        cursor,
-      };
-      const page = await this.call('getUsage', (signal) => this.options.store.getUsage(query, signal));
-      yield page.snapshots;
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+  usagePages(request: UsageRequest): AsyncGenerator<UsageSnapshot[]> {
+    return this.admin.usagePages(request);
   }
 
   /**
@@ -449,7 +302,7 @@ export class RateLimiter {
 
   /** @internal Writes a lease's adjustments (used by `Lease`). */
   settle(adjustments: BucketAdjustment[]): Promise<void> {
-    const nowNs = this.nowNs();
+    const nowNs = this.time.nowNs();
     const write = this.call('adjust', (signal) =>
       this.options.store.adjust({ nowNs, buckets: adjustments, signal }),
     ).finally(() => {
@@ -505,99 +358,6 @@ export class RateLimiter {
     }
   }
 
-  /** The cached plan of (entity, resource), if any: the hot path needs no await for it. */
-  private cachedPlan(entity: string, resource: string): PlannedBucket[] | undefined {
-    const cached = this.plans?.get(bucketId({ entity, resource }));
-    return cached !== undefined && cached.expiresAt > this.lastNowMs ? cached.buckets : undefined;
-  }
-
-  /** The buckets an acquire touches, from the plan cache when possible. */
-  private async plan(
-    entity: string,
-    resource: string,
-    override: readonly Limit[] | undefined,
-    signal?: AbortSignal,
-  ): Promise<PlannedBucket[]> {
-    if (override !== undefined || this.plans === undefined)
-      return (await this.resolvePlan(entity, resource, override, signal)).buckets;
-    const key = bucketId({ entity, resource });
-    this.nowNs();
-    const cached = this.cachedPlan(entity, resource);
-    if (cached) return cached;
-    const generation = this.configGeneration;
-    const planned = await this.resolvePlan(entity, resource, undefined, signal);
-    // A plan lives no longer than the oldest config entry it was built from.
-    const expiresAt = planned.loadedAt + this.options.configCacheTtlMs;
-    if (generation === this.configGeneration && expiresAt > this.options.clock()) {
-      this.plans.set(key, { buckets: planned.buckets, expiresAt });
-    }
-    return planned.buckets;
-  }
-
-  /** Config of this limiter changed: cached plans may be stale. */
-  private configChanged(): void {
-    this.configGeneration += 1;
-    this.plans?.clear();
-  }
-
-  /** The buckets an acquire touches: the entity's, then each cascading ancestor's. */
-  private async resolvePlan(
-    entity: string,
-    resource: string,
-    override: readonly Limit[] | undefined,
-    signal?: AbortSignal,
-  ): Promise<{ buckets: PlannedBucket[]; loadedAt: number }> {
-    const buckets: PlannedBucket[] = [];
-    let loadedAt = Number.POSITIVE_INFINITY;
-    const seen = new Set<string>();
-    let current: string | undefined = entity;
-    for (let depth = 0; current !== undefined; depth += 1) {
-      seen.add(current);
-      const own = depth === 0;
-      // Ancestors are charged only for limits stored on them: a default or
-      // resource-wide limit meant for one key must not cap a whole organisation.
-      const scopes = own
-        ? override
-          ? []
-          : scopesOf(current, resource)
-        : scopesOf(current, resource).slice(0, 2);
-      const view: ConfigView = await this.config.view([current], scopes, (ids, missing) =>
-        this.call(
-          'loadConfig',
-          (storeSignal) =>
-            this.options.store.loadConfig({ entityIds: ids, scopes: missing, signal: storeSignal }),
-          signal,
-        ),
-      );
-      loadedAt = Math.min(loadedAt, view.loadedAt);
-      const limits = own
-        ? (override ?? limitsFor(view, current, resource, this.options.limits))
-        : limitsFor(
-            {
-              entity: view.entity,
-              limits: (s) => (s.entity === undefined ? null : view.limits(s)),
-              loadedAt: view.loadedAt,
-            },
-            current,
-            resource,
-            [],
-          );
-      if (own && limits.length === 0) {
-        throw new ValidationError(
-          'ERR_TOLLGATE_NO_LIMITS',
-          `No limits apply to entity \`${entity}\` on resource \`${resource}\`: pass \`limits\` to RateLimiter or store some with setLimits()`,
-          'limits',
-        );
-      }
-      if (limits.length > 0) buckets.push({ entity: current, resource, depth, limits });
-      const record = view.entity(current);
-      const parent: string | undefined = record?.cascade ? record.parent : undefined;
-      current =
-        parent !== undefined && !seen.has(parent) && depth + 1 < MAX_CASCADE_DEPTH ? parent : undefined;
-    }
-    return { buckets, loadedAt };
-  }
-
   private rejection(
     buckets: readonly PlannedBucket[],
     charges: readonly BucketCharge[],
@@ -613,10 +373,7 @@ export class RateLimiter {
       })),
       nowNs + waitNsValue,
     );
-    const statuses = statusesOf(buckets, charges, states, nowNs, false);
-    const retryAfterMs = Math.max(1, nsToMsCeil(waitNsValue));
-    const error = new RateLimitExceeded(statuses, retryAfterMs);
-    return { allowed: false, retryAfterMs, statuses, error, degraded: false };
+    return rejectedDecision(buckets, charges, states, nowNs, waitNsValue);
   }
 
   private degradeOrThrow(error: unknown, entity: string, resource: string): Decision {
@@ -628,12 +385,9 @@ export class RateLimiter {
         { code: 'WARN_TOLLGATE_DEGRADED', cause: error.message },
       );
     }
-    return {
-      allowed: true,
-      degraded: true,
-      statuses: [],
-      lease: new Lease({ entity, resource, buckets: [], charges: [], settler: this, degraded: true }),
-    };
+    return degradedDecision(
+      new Lease({ entity, resource, buckets: [], charges: [], settler: this, degraded: true }),
+    );
   }
 
   private readBuckets(
@@ -661,105 +415,5 @@ export class RateLimiter {
       signal,
       onAbandoned,
     });
-  }
-
-  /**
-   * The clock in ns, never behind a reading this limiter already used: a clock
-   * stepped back then forward again would otherwise credit the same refill twice.
-   */
-  private nowNs(): bigint {
-    const nowMs = this.options.clock();
-    if (nowMs > this.lastNowMs) {
-      this.lastNowMs = nowMs;
-      this.lastNowNs = msToNs(nowMs);
-    }
-    return this.lastNowNs;
-  }
-}
-
-/** Config cache entries per plan: the entity record, its two own scopes, and a share of the shared ones. */
-const CONFIG_ENTRIES_PER_PLAN = 4;
-
-/** A resolved plan and the clock reading at which the oldest config behind it is too old. */
-interface CachedPlan {
-  readonly buckets: PlannedBucket[];
-  readonly expiresAt: number;
-}
-
-function validateScope(scope: unknown): LimitScope {
-  if (typeof scope !== 'object' || scope === null || Array.isArray(scope)) {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_OPTION',
-      `Expected a scope like { entity?, resource? }, got ${describeValue(scope)}`,
-      'scope',
-    );
-  }
-  const { entity, resource } = scope as LimitScope;
-  if (entity !== undefined) validateId(entity, 'entity');
-  if (resource !== undefined) validateId(resource, 'resource');
-  return { ...(entity === undefined ? {} : { entity }), ...(resource === undefined ? {} : { resource }) };
-}
-
-function validateSignal(signal: unknown, field: string): void {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_OPTION',
-      `Expected \`${field}\` to be an AbortSignal, got ${describeValue(signal)}`,
-      field,
-    );
-  }
-}
-
-function validateWait(wait: WaitOptions): void {
-  if (
-    typeof wait !== 'object' ||
-    wait === null ||
-    typeof wait.maxMs !== 'number' ||
-    !(wait.maxMs >= 0) ||
-    !Number.isFinite(wait.maxMs)
-  ) {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_OPTION',
-      `Expected \`wait.maxMs\` to be a non-negative number, got ${describeValue((wait as WaitOptions | null)?.maxMs)}`,
-      'wait.maxMs',
-    );
-  }
-  validateSignal(wait.signal, 'wait.signal');
-}
-
-function toMs(value: number | Date | undefined, field: string): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = value instanceof Date ? value.getTime() : value;
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-    throw new ValidationError(
-      'ERR_TOLLGATE_INVALID_OPTION',
-      `Expected \`${field}\` to be a Date or ms since the epoch, got ${describeValue(value)}`,
-      field,
-    );
-  }
-  return ms;
-}
-
-/**
- * An admitted decision. Statuses cost BigInt math per limit and most library
- * callers never read them, so they are computed on first access (a class, so
- * the getter lives on the prototype and the hot path allocates one object).
- */
-class AdmittedDecision {
-  readonly allowed = true;
-  readonly degraded = false;
-  private computed: readonly LimitStatus[] | undefined;
-
-  constructor(
-    readonly lease: Lease,
-    private readonly buckets: readonly PlannedBucket[],
-    private readonly charges: readonly BucketCharge[],
-    private readonly states: readonly BucketState[],
-    private readonly nowNs: bigint,
-  ) {}
-
-  get statuses(): readonly LimitStatus[] {
-    this.computed ??= statusesOf(this.buckets, this.charges, this.states, this.nowNs, true);
-    return this.computed;
   }
 }

@@ -1,8 +1,8 @@
 import { availableTokens, isAdmissible, untilFullNs, waitNs } from '../math/gcra.js';
 import { nsToMsCeil } from '../math/time.js';
 import type { BucketCharge, BucketState } from '../store/store.js';
+import type { LimitStatus } from '../types.js';
 import type { PlannedBucket } from './plan.js';
-import type { LimitStatus } from './types.js';
 
 /**
  * One status per limit of every planned bucket, computed from the bucket

@@ -1,38 +1,6 @@
 import type { Limit } from '../limit.js';
 import type { Store } from '../store/store.js';
-import type { Lease } from './lease.js';
-
-/** The state of one limit of one bucket, as seen by one call. */
-export interface LimitStatus {
-  /** The entity whose bucket this is (the requested entity or an ancestor, with cascade). */
-  entity: string;
-  resource: string;
-  /** Limit name, e.g. `rpm`. */
-  limit: string;
-  /** Bucket capacity (burst ceiling). */
-  capacity: number;
-  /**
-   * Whole tokens left after this call (before it, when the call was rejected);
-   * negative while the bucket is in debt. Headers state it clamped at 0.
-   */
-  available: number;
-  /** Tokens this call asked for (0 when the limit was not charged). */
-  requested: number;
-  /** True when this limit alone would have refused the request. */
-  exceeded: boolean;
-  /** Milliseconds until `requested` would be admissible; 0 when not exceeded. */
-  retryAfterMs: number;
-  /** Milliseconds until the bucket is full again. */
-  resetAfterMs: number;
-  /** Refill rate, for headers: `refillAmount` tokens every `refillPeriodMs`. */
-  refillAmount: number;
-  refillPeriodMs: number;
-  /** 0 for the requested entity, 1 for its parent, 2 for the grandparent, ... */
-  depth: number;
-}
-
-/** Tokens per limit name, e.g. `{ rpm: 1, tpm: 500 }`. */
-export type Consumption = Readonly<Record<string, number>>;
+import type { Consumption, Logger } from '../types.js';
 
 /** What to take, and from whom. */
 export interface AcquireRequest {
@@ -65,24 +33,6 @@ export interface AcquireOptions extends AcquireRequest {
   wait?: WaitOptions;
 }
 
-/** The answer of `tryAcquire`. */
-export type Decision =
-  | {
-      readonly allowed: true;
-      readonly lease: Lease;
-      readonly statuses: readonly LimitStatus[];
-      /** True when the store was unavailable and `onUnavailable: 'allow'` let the request through. */
-      readonly degraded: boolean;
-    }
-  | {
-      readonly allowed: false;
-      readonly retryAfterMs: number;
-      readonly statuses: readonly LimitStatus[];
-      /** The error `acquire` would have thrown. */
-      readonly error: import('../errors.js').RateLimitExceeded;
-      readonly degraded: false;
-    };
-
 /** Where `available` and `timeUntilAvailable` look. */
 export interface BucketQuery {
   entity: string;
@@ -90,9 +40,26 @@ export interface BucketQuery {
   limits?: readonly Limit[];
 }
 
-/** Minimal logger; `console` fits. */
-export interface Logger {
-  warn(message: string, details?: Record<string, unknown>): void;
+/** Input of {@link RateLimiter.createEntity}. */
+export interface CreateEntityInput {
+  id: string;
+  /** Parent entity (e.g. the organisation of an API key); it must exist. */
+  parent?: string;
+  /** Charge the parent (and its cascading ancestors) on every acquire of this entity. Default false. */
+  cascade?: boolean;
+  name?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Input of {@link RateLimiter.getUsage}. */
+export interface UsageRequest {
+  entity: string;
+  resource?: string;
+  window: 'hour' | 'day';
+  /** Inclusive start, ms since the epoch or a Date. */
+  from?: number | Date;
+  /** Exclusive end, ms since the epoch or a Date. */
+  to?: number | Date;
 }
 
 /** Constructor options of `RateLimiter`. */

@@ -1,4 +1,4 @@
-import type { Logger } from './types.js';
+import type { Logger } from '../types.js';
 
 /** More limiters than this in one process usually means one is built per request. */
 const LIMITER_COUNT_WARNING = 1000;

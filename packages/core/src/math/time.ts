@@ -11,9 +11,3 @@ export function nsToMsCeil(ns: bigint): number {
   if (ns <= 0n) return 0;
   return Number((ns + 999_999n) / 1_000_000n);
 }
-
-/** Nanoseconds to whole seconds, rounded up. */
-export function nsToSecondsCeil(ns: bigint): number {
-  if (ns <= 0n) return 0;
-  return Number((ns + 999_999_999n) / 1_000_000_000n);
-}

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { sleep } from '@tollgate/core/internal';
 import { type BatchSummary, createStreamProcessor, type StreamProcessorOptions } from './stream-processor.js';
 import type { StreamAttributeValue, StreamRecord } from './stream-types.js';
 
@@ -149,7 +149,7 @@ export async function runLocalAggregator(options: LocalAggregatorOptions): Promi
     if (found === 0 && options.untilDrained === true) break;
     if (found === 0 || failed) {
       try {
-        await sleep(pollIntervalMs, undefined, { signal });
+        await sleep(pollIntervalMs, signal);
       } catch {
         break;
       }

@@ -1,5 +1,5 @@
 import type { UsageWindow } from '@tollgate/core';
-import { usageWindowMs } from '@tollgate/core';
+import { usageWindowMs } from '@tollgate/core/internal';
 import { KeyBuilder } from '../schema.js';
 import type { BucketChange } from './bucket-changes.js';
 

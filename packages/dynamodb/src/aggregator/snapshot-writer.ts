@@ -4,7 +4,7 @@ import {
   type DynamoDBClient,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { usageWindowMs } from '@tollgate/core';
+import { usageWindowMs } from '@tollgate/core/internal';
 import { CONSUMED_PREFIX, PK, SK, TTL } from '../schema.js';
 import { type SnapshotGroup, sumDeltas } from './snapshot-groups.js';
 

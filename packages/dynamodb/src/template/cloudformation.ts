@@ -56,11 +56,3 @@ export function getAtt(resource: string, attribute: string): CfnValue {
 export function sub(text: string): CfnValue {
   return { 'Fn::Sub': text };
 }
-
-/** `{ 'Fn::If': [condition, whenTrue, whenFalse] }` */
-export function ifCondition(condition: string, whenTrue: CfnValue, whenFalse: CfnValue): CfnValue {
-  return { 'Fn::If': [condition, whenTrue, whenFalse] };
-}
-
-/** `AWS::NoValue`: drops a property under `Fn::If`. */
-export const NO_VALUE: CfnValue = { Ref: 'AWS::NoValue' };

@@ -1,0 +1,15 @@
+/**
+ * `@tollgate/core/internal`: what Tollgate's own packages (stores, adapters,
+ * CLI, test utilities) share with the core and applications should not use.
+ * These names may change in any release.
+ */
+export { optionalFunction } from './http/http-rate-limit.js';
+export { PROXY_WARNING_CODE, proxyMisconfiguration } from './http/proxy-check.js';
+export { warnOnce } from './http/warn-once.js';
+export { validateId } from './ids.js';
+export { assertDistinctLimitNames } from './limit.js';
+export type { LeaseSettler } from './limiter/lease.js';
+export { sleep } from './limiter/sleep.js';
+export * as gcra from './math/gcra.js';
+export { scopeKey } from './store/store.js';
+export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';
