@@ -10,10 +10,25 @@
 import { type Channel, channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describeValue, isRateLimiterUnavailable, isTollgateError } from './errors.js';
 import { DEFAULT_RESOURCE } from './ids.js';
-import type { Decision } from './limiter/decision.js';
-import type { Lease } from './limiter/lease.js';
-import type { AcquireRequest } from './limiter/types.js';
 import type { LimitStatus } from './types.js';
+
+// Shapes read from the limiter's values, declared here so that the limiter can import this
+// module without an import cycle.
+/** What a decision message reads of the request. */
+interface AcquireRequest {
+  readonly entity: string;
+  readonly resource?: string | undefined;
+}
+/** What a decision message reads of the decision. */
+type Decision =
+  | { readonly allowed: true; readonly degraded: boolean }
+  | { readonly allowed: false; readonly retryAfterMs: number; readonly statuses: readonly LimitStatus[] };
+/** What a settlement message reads of the lease. */
+interface Lease {
+  readonly entity: string;
+  readonly resource: string;
+  readonly degraded: boolean;
+}
 
 /** Channel of {@link DecisionMessage}: one message per `tryAcquire` (and per attempt of `acquire`). */
 export const DECISION_CHANNEL = 'tollgate:decision';
@@ -198,7 +213,10 @@ export const diagnosticsMessages = {
  * @internal Runs one decision and publishes its outcome on
  * {@link DECISION_CHANNEL}. Without subscribers it only returns `decide()`.
  */
-export function traceDecision(request: AcquireRequest, decide: () => Promise<Decision>): Promise<Decision> {
+export function traceDecision<D extends Decision>(
+  request: AcquireRequest,
+  decide: () => Promise<D>,
+): Promise<D> {
   if (!decisions.hasSubscribers) return decide();
   const startedAt = performance.now();
   return decide().then(

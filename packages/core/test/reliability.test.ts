@@ -231,6 +231,27 @@ describe('an abort or deadline during a store call', () => {
     expect(await new RateLimiter({ store: inner, limits }).available({ entity: 'k' })).toEqual({ rpm: 1 });
   });
 
+  it('reports a store method that throws instead of rejecting as unavailable, with no stray timer', async () => {
+    const throwing = new Proxy(new MemoryStore(), {
+      get(target, property, receiver) {
+        if (property === 'inProcess') return false;
+        if (property === 'charge') {
+          return () => {
+            throw new Error('bug in a custom store');
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const limiter = new RateLimiter({ store: throwing, limits, timeoutMs: 20 });
+    await expect(limiter.tryAcquire({ entity: 'k' })).rejects.toMatchObject({
+      code: 'ERR_TOLLGATE_UNAVAILABLE',
+    });
+    // A deadline timer left running would reject unhandled after timeoutMs.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+  });
+
   it('refuses a signal that is not an AbortSignal', async () => {
     const limiter = new RateLimiter({ store: new MemoryStore(), limits });
     const signal = { aborted: false } as unknown as AbortSignal;

@@ -63,7 +63,7 @@ async function callWithDeadline<T>(
       callerSignal.addEventListener('abort', onCallerAbort, { once: true });
     }
   });
-  const running = call(controller.signal);
+  const running = invoke(call, controller.signal);
   try {
     return await Promise.race([running, stopped]);
   } catch (error) {
@@ -93,7 +93,16 @@ export function asStoreFailure(operation: string, error: unknown): unknown {
 
 /** An in-process store cannot hang on I/O: no timer, but failures are still "unavailable". */
 function callInProcess<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return call(NEVER_ABORTED).then(undefined, (error: unknown) => {
+  return invoke(call, NEVER_ABORTED).then(undefined, (error: unknown) => {
     throw asStoreFailure(operation, error);
   });
+}
+
+/** Calls a store method; one that throws instead of returning a rejected promise fails the same way. */
+function invoke<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  try {
+    return call(signal);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
