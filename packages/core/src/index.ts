@@ -11,6 +11,7 @@ export {
   RateLimitExceeded,
   type RateLimitExceededBody,
   RateLimiterUnavailable,
+  type RateLimiterUnavailableBody,
   TollgateError,
   type TollgateErrorCode,
   ValidationError,
@@ -18,23 +19,35 @@ export {
 } from './errors.js';
 export {
   type HeaderOptions,
+  type HeaderSink,
   type HeaderStandard,
+  RateLimitHeaderWriter,
   rateLimitHeaders,
   retryAfterSeconds,
   tightestStatus,
 } from './http/headers.js';
 export {
+  type HttpAdmission,
   type HttpDecision,
+  type HttpFramework,
   HttpRateLimit,
   type HttpRateLimitOptions,
-  optionalFunction,
+  type HttpRejection,
   type RateLimitState,
   type RequestOutcome,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from './http/http-rate-limit.js';
 export { type IpKeyOptions, ipKey } from './http/ip-key.js';
-export { PROXY_WARNING_CODE, proxyMisconfiguration } from './http/proxy-check.js';
-export { warnOnce } from './http/warn-once.js';
+export { type MaybePromise, optionalFunction } from './http/options.js';
+export {
+  HTTP_WARNINGS,
+  type HttpWarning,
+  PROXY_WARNING_CODE,
+  type ProxySetting,
+  proxyMisconfiguration,
+  type ValidateOption,
+  warnOnce,
+} from './http/warnings.js';
 export { DEFAULT_RESOURCE, MAX_ID_LENGTH, validateId } from './ids.js';
 export {
   assertUniqueLimitNames,
