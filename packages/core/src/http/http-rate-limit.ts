@@ -170,15 +170,14 @@ const SKIP = Object.freeze({ action: 'skip' as const });
 const RESOLVED = Promise.resolve();
 const now = (): number => Date.now();
 
-/** The lease a response settles when it ends, and the flow that settles it (on the response, so listeners need no closure). */
-const PENDING_STATE = Symbol('tollgate.pendingState');
-const PENDING_FLOW = Symbol('tollgate.pendingFlow');
-
-interface WatchedResponse extends ServerResponse {
-  [PENDING_STATE]?: RateLimitState | undefined;
-  // biome-ignore lint/suspicious/noExplicitAny: the flow's request type does not matter for settling.
-  [PENDING_FLOW]?: HttpRateLimit<any>;
-}
+/**
+ * The lease each watched response settles when it ends, and the flow that
+ * settles it. Kept beside the response rather than on it: new properties on
+ * Node's response objects change their shape on the hot path. Keyed weakly,
+ * so a response that never ends does not leak.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the flow's request type does not matter for settling.
+const pending = new WeakMap<ServerResponse, { flow: HttpRateLimit<any>; state: RateLimitState }>();
 
 /**
  * The framework-agnostic HTTP flow behind every adapter: map the request to
@@ -352,11 +351,10 @@ export class HttpRateLimit<Req> {
    * events then do nothing; a response with no open lease is ignored.
    */
   settle(res: ServerResponse, outcome: RequestOutcome): Promise<void> {
-    const watched = res as WatchedResponse;
-    const state = watched[PENDING_STATE];
-    if (state === undefined) return RESOLVED;
-    watched[PENDING_STATE] = undefined;
-    return this.finish(state, outcome);
+    const watched = pending.get(res);
+    if (watched === undefined) return RESOLVED;
+    pending.delete(res);
+    return this.finish(watched.state, outcome);
   }
 
   /** Logs a coded warning once per logger and code (once per process with the default `console`). */
@@ -436,9 +434,7 @@ export class HttpRateLimit<Req> {
       // The client left while the limiter was deciding: nobody to answer, nothing to run.
       return { action: 'gone', settled: this.finish(state, { statusCode: res.statusCode, aborted: true }) };
     }
-    const watched = res as WatchedResponse;
-    watched[PENDING_STATE] = state;
-    watched[PENDING_FLOW] = this;
+    pending.set(res, { flow: this, state });
     res.on('finish', onResponseFinish);
     res.on('close', onResponseClose);
     return { action: 'proceed', state };
@@ -550,18 +546,18 @@ export class HttpRateLimit<Req> {
 
 /** `finish`: the response is complete; settle from its status code. */
 function onResponseFinish(this: ServerResponse): void {
-  settleWatched(this as WatchedResponse, false);
+  settleWatched(this, false);
 }
 
 /** `close`: complete if it finished first, else the client went away. */
 function onResponseClose(this: ServerResponse): void {
-  settleWatched(this as WatchedResponse, !this.writableFinished);
+  settleWatched(this, !this.writableFinished);
 }
 
 /** Settles a response's lease exactly once, whichever of `finish`, `close` or {@link HttpRateLimit.settle} comes first. */
-function settleWatched(res: WatchedResponse, aborted: boolean): void {
-  const state = res[PENDING_STATE];
-  if (state === undefined) return;
-  res[PENDING_STATE] = undefined;
-  void res[PENDING_FLOW]?.finish(state, { statusCode: res.statusCode, aborted });
+function settleWatched(res: ServerResponse, aborted: boolean): void {
+  const watched = pending.get(res);
+  if (watched === undefined) return;
+  pending.delete(res);
+  void watched.flow.finish(watched.state, { statusCode: res.statusCode, aborted });
 }
