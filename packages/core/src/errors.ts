@@ -163,6 +163,34 @@ export class RateLimiterUnavailable extends TollgateError {
     super('ERR_TOLLGATE_UNAVAILABLE', message, options);
     this.name = 'RateLimiterUnavailable';
   }
+
+  /**
+   * The client-facing 503 body. It never carries `message`: that names the
+   * store's failure (table, endpoint, SDK error), which is for logs only.
+   */
+  toJSON(): RateLimiterUnavailableBody {
+    return rateLimiterUnavailableBody(this);
+  }
+}
+
+/**
+ * {@link RateLimiterUnavailable.toJSON} from the error alone, so that the HTTP
+ * layer can answer for an error thrown by another installed copy of the
+ * package, whose class may lack `toJSON`.
+ */
+export function rateLimiterUnavailableBody(_error: RateLimiterUnavailable): RateLimiterUnavailableBody {
+  return {
+    error: 'rate_limiter_unavailable',
+    code: 'ERR_TOLLGATE_UNAVAILABLE',
+    message: 'The rate limiter is unavailable; retry shortly',
+  };
+}
+
+/** The JSON body of a 503 from {@link RateLimiterUnavailable.toJSON}. */
+export interface RateLimiterUnavailableBody {
+  error: 'rate_limiter_unavailable';
+  code: 'ERR_TOLLGATE_UNAVAILABLE';
+  message: string;
 }
 
 /** Input that cannot be used: a bad option, key, cost or limit. Nothing was charged or written. */

@@ -22,6 +22,7 @@ export {
   RateLimitExceeded,
   type RateLimitExceededBody,
   RateLimiterUnavailable,
+  type RateLimiterUnavailableBody,
   TollgateError,
   type TollgateErrorCode,
   ValidationError,
@@ -29,7 +30,9 @@ export {
 } from './errors.js';
 export {
   type HeaderOptions,
+  type HeaderSink,
   type HeaderStandard,
+  RateLimitHeaderWriter,
   rateLimitHeaders,
   retryAfterSeconds,
   tightestStatus,
@@ -37,17 +40,27 @@ export {
 // optionalFunction, proxyMisconfiguration and warnOnce belong to '@tollgate/core/internal'; they
 // stay here until the adapters import them from there.
 export {
+  type HttpAdmission,
   type HttpDecision,
+  type HttpFramework,
   HttpRateLimit,
   type HttpRateLimitOptions,
-  optionalFunction,
+  type HttpRejection,
   type RateLimitState,
   type RequestOutcome,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from './http/http-rate-limit.js';
 export { type IpKeyOptions, ipKey } from './http/ip-key.js';
-export { PROXY_WARNING_CODE, proxyMisconfiguration } from './http/proxy-check.js';
-export { warnOnce } from './http/warn-once.js';
+export { type MaybePromise, optionalFunction } from './http/options.js';
+export {
+  HTTP_WARNINGS,
+  type HttpWarning,
+  PROXY_WARNING_CODE,
+  type ProxySetting,
+  proxyMisconfiguration,
+  type ValidateOption,
+  warnOnce,
+} from './http/warnings.js';
 export { DEFAULT_RESOURCE, MAX_ID_LENGTH } from './ids.js';
 export {
   LIMIT_NAME_PATTERN,

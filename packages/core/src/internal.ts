@@ -3,9 +3,8 @@
  * CLI, test utilities) share with the core and applications should not use.
  * These names may change in any release.
  */
-export { optionalFunction } from './http/http-rate-limit.js';
-export { PROXY_WARNING_CODE, proxyMisconfiguration } from './http/proxy-check.js';
-export { warnOnce } from './http/warn-once.js';
+export { optionalFunction } from './http/options.js';
+export { PROXY_WARNING_CODE, proxyMisconfiguration, warnOnce } from './http/warnings.js';
 export { validateId } from './ids.js';
 export { assertDistinctLimitNames } from './limit.js';
 export type { LeaseSettler } from './limiter/lease.js';

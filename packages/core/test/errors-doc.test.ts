@@ -13,7 +13,7 @@ function codesInSources(): Set<string> {
     'packages/core/src/limiter/warnings.ts',
     'packages/core/src/limiter/rate-limiter.ts',
     'packages/core/src/http/http-rate-limit.ts',
-    'packages/core/src/http/proxy-check.ts',
+    'packages/core/src/http/warnings.ts',
   ]) {
     for (const match of readFileSync(`${root}${file}`, 'utf8').matchAll(/\b(?:ERR|WARN)_TOLLGATE_[A-Z_]+/g))
       codes.add(match[0]);

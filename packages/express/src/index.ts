@@ -1,10 +1,8 @@
 import {
-  type HttpDecision,
+  type HttpAdmission,
+  type HttpFramework,
   HttpRateLimit,
   type HttpRateLimitOptions,
-  optionalFunction,
-  PROXY_WARNING_CODE,
-  proxyMisconfiguration,
   type RateLimitExceeded,
   type RateLimitState,
 } from '@tollgate/core';
@@ -25,7 +23,7 @@ declare global {
  * Options of {@link rateLimit}: the shared adapter options (`limiter`,
  * `entity`, `resource`, `consume`, `limits`, `skip`, `headers`,
  * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`,
- * `exposeEntities`) with Express's `req`, plus a custom 429.
+ * `validate`, `exposeEntities`) with Express's `req`, plus a custom 429.
  */
 export interface RateLimitOptions extends HttpRateLimitOptions<Request> {
   /**
@@ -35,81 +33,54 @@ export interface RateLimitOptions extends HttpRateLimitOptions<Request> {
   onLimited?: (req: Request, res: Response, next: NextFunction, error: RateLimitExceeded) => void;
 }
 
+const EXPRESS: HttpFramework<Request> = {
+  clientAddress: (req) => req.ip,
+  proxy: { name: "Express's `trust proxy`", trusts: (req) => Boolean(req.app.get('trust proxy')) },
+};
+
 /**
  * Express middleware (Express 4 and 5) that charges each request to its
  * entity and answers `429` with `Retry-After` once the budget is spent. The
- * core decides; this maps `req` in and the decision out. Options are validated
- * here, once. Admitted requests get `req.rateLimit`; the lease commits when the
- * response finishes and is refunded when the handler fails (5xx) or the client
- * disconnects first.
+ * core decides, sets the headers and settles the lease; this maps the answer
+ * to Express. Options are validated here, once. Admitted requests get
+ * `req.rateLimit`; the lease commits when the response finishes and is
+ * refunded when the handler fails (5xx) or the client disconnects first.
  *
  * @example
  * app.set('trust proxy', 1);
  * app.use(rateLimit({ limiter, entity: (req) => req.get('x-api-key') ?? ipKey(req.ip) }));
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
-  const flow = new HttpRateLimit<Request>(options, (req) => req.ip);
-  const onLimited = optionalFunction(options.onLimited, 'onLimited');
-  let proxyChecked = false;
+  const flow = new HttpRateLimit<Request>(options, EXPRESS);
+  const { onLimited } = options;
 
-  return (req, res, next) => {
-    if (!proxyChecked) {
-      const trusted = Boolean(req.app.get('trust proxy'));
-      const warning = proxyMisconfiguration(
-        req.headers['x-forwarded-for'],
-        trusted,
-        "Express's `trust proxy`",
-      );
-      if (warning !== undefined) flow.warnOnce(PROXY_WARNING_CODE, warning);
-      proxyChecked = warning !== undefined || trusted;
+  function respond(req: Request, res: Response, next: NextFunction, admission: HttpAdmission): void {
+    if (admission.action === 'gone') return;
+    if (admission.action !== 'reject') {
+      if (admission.action === 'proceed') req.rateLimit = admission.state;
+      next();
+      return;
     }
-    void respond(req, res, next);
-  };
-
-  async function respond(req: Request, res: Response, next: NextFunction): Promise<void> {
-    let decision: HttpDecision;
-    try {
-      decision = await flow.decide(req);
-    } catch (error) {
-      return next(error);
-    }
-    if (decision.action === 'skip') return next();
-    res.set(decision.headers);
-    if (decision.action === 'proceed') {
-      if (res.closed) {
-        // The client left while the limiter was deciding: nobody to answer, nothing to run.
-        void flow.finish(decision.state, { statusCode: res.statusCode, aborted: true });
-        return;
-      }
-      req.rateLimit = decision.state;
-      settleWhenDone(flow, decision.state, res);
-      return next();
-    }
-    res.status(decision.status);
-    if (decision.status !== 429 || onLimited === undefined) {
-      res.json(decision.body);
+    res.status(admission.status);
+    if (admission.status !== 429 || onLimited === undefined) {
+      res.json(admission.body);
       return;
     }
     try {
-      onLimited(req, res, next, decision.error as RateLimitExceeded);
+      onLimited(req, res, next, admission.error);
     } catch (error) {
       next(error);
     }
   }
-}
 
-/** Settles the lease exactly once: `finish` = complete, `close` before `finish` = client gone. */
-function settleWhenDone(flow: HttpRateLimit<Request>, state: RateLimitState, res: Response): void {
-  let settled = false;
-  const settle = (aborted: boolean): void => {
-    if (settled) return;
-    settled = true;
-    res.off('finish', onFinish);
-    res.off('close', onClose);
-    void flow.finish(state, { statusCode: res.statusCode, aborted });
+  return (req, res, next) => {
+    let admission: HttpAdmission | Promise<HttpAdmission>;
+    try {
+      admission = flow.admit(req, req, res);
+    } catch (error) {
+      return next(error);
+    }
+    if (admission instanceof Promise) admission.then((answer) => respond(req, res, next, answer), next);
+    else respond(req, res, next, admission);
   };
-  const onFinish = (): void => settle(false);
-  const onClose = (): void => settle(!res.writableFinished);
-  res.on('finish', onFinish);
-  res.on('close', onClose);
 }

@@ -1,10 +1,7 @@
 import {
-  type HttpDecision,
+  type HttpFramework,
   HttpRateLimit,
   type HttpRateLimitOptions,
-  optionalFunction,
-  PROXY_WARNING_CODE,
-  proxyMisconfiguration,
   type RateLimitExceeded,
   type RateLimitState,
 } from '@tollgate/core';
@@ -26,7 +23,7 @@ declare module 'koa' {
  * Options of {@link rateLimit}: the shared adapter options (`limiter`,
  * `entity`, `resource`, `consume`, `limits`, `skip`, `headers`,
  * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`,
- * `exposeEntities`) with Koa's `ctx`, plus a custom 429.
+ * `validate`, `exposeEntities`) with Koa's `ctx`, plus a custom 429.
  */
 export interface RateLimitOptions extends HttpRateLimitOptions<Context> {
   /**
@@ -36,82 +33,47 @@ export interface RateLimitOptions extends HttpRateLimitOptions<Context> {
   onLimited?: (ctx: Context, next: Next, error: RateLimitExceeded) => unknown;
 }
 
+const KOA: HttpFramework<Context> = {
+  clientAddress: (ctx) => ctx.ip,
+  proxy: { name: "Koa's `app.proxy`", trusts: (ctx) => ctx.app.proxy },
+};
+
 /**
  * Koa middleware (Koa 2 and 3) that charges each request to its entity and
- * answers `429` with `Retry-After` once the budget is spent. The core decides;
- * this maps `ctx` in and the decision out. Options are validated here, once.
- * Admitted requests get `ctx.state.rateLimit`; the lease commits when the
- * response has been sent (Koa streams bodies after the middleware returns)
- * and is refunded when the downstream throws, answers 5xx, or the client
- * disconnects first.
+ * answers `429` with `Retry-After` once the budget is spent. The core decides,
+ * sets the headers and settles the lease when the response has been sent
+ * (Koa streams bodies after the middleware returns); this maps the answer to
+ * Koa and refunds at once when the downstream throws a 5xx. Options are
+ * validated here, once. Admitted requests get `ctx.state.rateLimit`.
  *
  * @example
  * const app = new Koa({ proxy: true });
  * app.use(rateLimit({ limiter, entity: (ctx) => ctx.get('x-api-key') || ipKey(ctx.ip) }));
  */
 export function rateLimit(options: RateLimitOptions): Middleware {
-  const flow = new HttpRateLimit<Context>(options, (ctx) => ctx.ip);
-  const onLimited = optionalFunction(options.onLimited, 'onLimited');
-  let proxyChecked = false;
+  const flow = new HttpRateLimit<Context>(options, KOA);
+  const { onLimited } = options;
 
   return async (ctx, next) => {
-    if (!proxyChecked) {
-      const trusted = ctx.app.proxy;
-      const warning = proxyMisconfiguration(ctx.get('x-forwarded-for'), trusted, "Koa's `app.proxy`");
-      if (warning !== undefined) flow.warnOnce(PROXY_WARNING_CODE, warning);
-      proxyChecked = warning !== undefined || trusted;
-    }
-    const decision: HttpDecision = await flow.decide(ctx);
-    if (decision.action === 'skip') return next();
-    ctx.set(decision.headers);
-    if (decision.action === 'reject') {
-      ctx.status = decision.status;
-      if (decision.status === 429 && onLimited)
-        return onLimited(ctx, next, decision.error as RateLimitExceeded);
-      ctx.body = decision.body;
+    const pending = flow.admit(ctx, ctx.req, ctx.res);
+    const admission = pending instanceof Promise ? await pending : pending;
+    if (admission.action === 'skip') return next();
+    if (admission.action === 'gone') return admission.settled;
+    if (admission.action === 'reject') {
+      ctx.status = admission.status;
+      if (admission.status === 429 && onLimited) return onLimited(ctx, next, admission.error);
+      ctx.body = admission.body;
       return undefined;
     }
-    if (ctx.res.closed) {
-      // The client left while the limiter was deciding: nobody to answer, nothing to run.
-      await flow.finish(decision.state, { statusCode: ctx.res.statusCode, aborted: true });
-      return undefined;
-    }
-    (ctx.state as RateLimitKoaState).rateLimit = decision.state;
-    const settle = settleOnce(flow, decision.state, ctx);
+    (ctx.state as RateLimitKoaState).rateLimit = admission.state;
     try {
-      await next();
+      return await next();
     } catch (error) {
       const status = thrownStatus(error);
-      settle({ statusCode: status, ...(status >= 500 ? { error } : {}) });
+      void flow.settle(ctx.res, { statusCode: status, ...(status >= 500 ? { error } : {}) });
       throw error;
     }
-    return undefined;
   };
-}
-
-/**
- * Settles the lease exactly once: when the downstream throws, else when the
- * response stream finishes (`finish`) or the connection closes first (`close`).
- */
-function settleOnce(
-  flow: HttpRateLimit<Context>,
-  state: RateLimitState,
-  ctx: Context,
-): (outcome: { statusCode: number; error?: unknown }) => void {
-  const res = ctx.res;
-  let settled = false;
-  const settle = (outcome: { statusCode: number; aborted?: boolean; error?: unknown }): void => {
-    if (settled) return;
-    settled = true;
-    res.off('finish', onFinish);
-    res.off('close', onClose);
-    void flow.finish(state, outcome);
-  };
-  const onFinish = (): void => settle({ statusCode: res.statusCode });
-  const onClose = (): void => settle({ statusCode: res.statusCode, aborted: !res.writableFinished });
-  res.on('finish', onFinish);
-  res.on('close', onClose);
-  return settle;
 }
 
 /** The status Koa answers a thrown error with: its `status`/`statusCode` (http-errors), else 500. */

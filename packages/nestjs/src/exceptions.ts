@@ -1,13 +1,13 @@
 import { HttpException } from '@nestjs/common';
 import type {
-  HttpDecision,
+  HttpRejection,
   LimitStatus,
   RateLimitExceeded,
   RateLimiterUnavailable,
   ValidationError,
 } from '@tollgate/core';
 
-type Rejection = Extract<HttpDecision, { action: 'reject' }>;
+type Rejection = HttpRejection;
 
 /**
  * Thrown by `RateLimitGuard` when a request is refused: 429 (limited), 503

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { HttpRateLimit } from '@tollgate/core';
+import { type HttpFramework, HttpRateLimit } from '@tollgate/core';
 import { RATE_LIMIT_METADATA } from './decorators.js';
 import {
   RATE_LIMIT_OPTIONS,
@@ -76,8 +76,32 @@ export class RateLimitRoutes implements OnModuleInit {
   }
 }
 
+/** The platform request as the proxy check reads it. */
+interface ProxiedRequest extends RateLimitRequest {
+  /** Express: the application, for `trust proxy`. */
+  readonly app?: { get(setting: string): unknown };
+  /** Fastify: the Node request. */
+  readonly raw?: { readonly socket?: { readonly remoteAddress?: string | undefined } };
+  readonly socket?: { readonly remoteAddress?: string | undefined };
+}
+
+const isExpress = (req: ProxiedRequest): boolean => typeof req.app?.get === 'function';
+
+/** Nest on Express or Fastify: the platform request's `ip`, and the platform's proxy setting. */
+const NEST: HttpFramework<RateLimitRequest> = {
+  clientAddress: (req) => req.ip,
+  proxy: {
+    name: (req) => (isExpress(req) ? "Express's `trust proxy`" : 'Fastify `trustProxy`'),
+    // Express exposes its setting; Fastify only its effect: without trustProxy, `ip` is the peer address.
+    trusts: (req: ProxiedRequest) =>
+      isExpress(req)
+        ? Boolean(req.app?.get('trust proxy'))
+        : req.ip !== (req.raw ?? req).socket?.remoteAddress,
+  },
+};
+
 function routeOf(options: RateLimitModuleOptions): RateLimitRoute {
-  const flow = new HttpRateLimit<RateLimitRequest>(options, (req) => req.ip);
+  const flow = new HttpRateLimit<RateLimitRequest>(options, NEST);
   return { flow, keysByAddress: options.entity === undefined };
 }
 

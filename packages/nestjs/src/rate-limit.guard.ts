@@ -1,12 +1,7 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import {
-  type HttpRateLimit,
-  PROXY_WARNING_CODE,
-  proxyMisconfiguration,
-  type RateLimitState,
-} from '@tollgate/core';
+import type { HttpRejection, RateLimitState } from '@tollgate/core';
 import { SKIP_RATE_LIMIT_METADATA } from './decorators.js';
 import { RateLimitRejectedException } from './exceptions.js';
 import type { RateLimitRequest } from './options.js';
@@ -15,11 +10,8 @@ import { RateLimitRoutes, type RouteHandler } from './rate-limit-routes.js';
 /** The platform request as the guard touches it (Express `Request` or `FastifyRequest`). */
 interface PlatformRequest extends RateLimitRequest {
   rateLimit?: RateLimitState;
-  /** Express: the application, for `trust proxy`. */
-  readonly app?: { get(setting: string): unknown };
   /** Fastify: the Node request. */
-  readonly raw?: { readonly socket?: { readonly remoteAddress?: string | undefined } };
-  readonly socket?: { readonly remoteAddress?: string | undefined };
+  readonly raw?: IncomingMessage;
 }
 
 /**
@@ -37,78 +29,110 @@ interface PlatformRequest extends RateLimitRequest {
  * handler does not run (the guard denies the request; there is no one to answer).
  *
  * Registered globally by `RateLimitModule.forRoot({ global: true })`;
- * otherwise use `@UseGuards(RateLimitGuard)`.
+ * otherwise use `@UseGuards(RateLimitGuard)`. Like `@nestjs/throttler`'s
+ * guard, it is meant to be extended: override {@link getTracker},
+ * {@link shouldSkip} or {@link throwRateLimitException} and register the
+ * subclass instead (with `global: false` and `APP_GUARD`, or `@UseGuards`).
+ *
+ * @example
+ * @Injectable()
+ * export class ApiKeyRateLimitGuard extends RateLimitGuard {
+ *   // Key by API key, falling back to the route's `entity` option (default: client address).
+ *   protected override getTracker(req: RateLimitRequest, context: ExecutionContext) {
+ *     const key = req.headers['x-api-key'];
+ *     return typeof key === 'string' ? key : super.getTracker(req, context);
+ *   }
+ *   // Internal health checks are never limited.
+ *   protected override shouldSkip(context: ExecutionContext) {
+ *     const req = context.switchToHttp().getRequest<RateLimitRequest>();
+ *     return req.headers['x-internal'] === '1' || super.shouldSkip(context);
+ *   }
+ *   // Answer in the API's own error format.
+ *   protected override throwRateLimitException(context: ExecutionContext, rejection: HttpRejection): never {
+ *     throw new HttpException({ code: 'SLOW_DOWN', retryAfter: rejection.headers['Retry-After'] }, rejection.status);
+ *   }
+ * }
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
+  /** True when a subclass keys requests itself, so the route's `entity` option is not used. */
+  private readonly tracks: boolean;
+
   constructor(
-    @Inject(RateLimitRoutes) private readonly routes: RateLimitRoutes,
-    @Inject(Reflector) private readonly reflector: Reflector,
-  ) {}
+    @Inject(RateLimitRoutes) protected readonly routes: RateLimitRoutes,
+    @Inject(Reflector) protected readonly reflector: Reflector,
+  ) {
+    this.tracks = this.getTracker !== RateLimitGuard.prototype.getTracker;
+  }
 
   /** Decides the request; throws the rejection, or returns true with the lease attached. */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean | undefined>(SKIP_RATE_LIMIT_METADATA, targets)) return true;
-    const { flow, keysByAddress } = this.routes.forRoute(
-      context.getClass(),
-      context.getHandler() as RouteHandler,
-    );
+    const skip = this.shouldSkip(context);
+    if (skip === true || (skip !== false && (await skip))) return true;
     const http = context.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
     if (req.rateLimit !== undefined) return true; // already limited by another RateLimitGuard (global + @UseGuards)
     const reply = http.getResponse<ServerResponse | { raw: ServerResponse }>();
-    const res = 'raw' in reply ? reply.raw : reply;
-    if (keysByAddress) warnOnMisconfiguredProxy(flow, req);
-
-    const decision = await flow.decide(req);
-    if (decision.action === 'skip') return true;
-    // On the Node response, so they reach the client on every platform, also from
-    // exception filters and `@Sse()` streams (Fastify merges them on send).
-    for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
-    if (decision.action === 'reject') throw RateLimitRejectedException.of(decision);
-    if (res.closed) {
-      // The client left while the limiter was deciding: refund, and spare the handler the work.
-      await flow.finish(decision.state, { statusCode: res.statusCode, aborted: true });
+    const { flow } = this.routes.forRoute(context.getClass(), context.getHandler() as RouteHandler);
+    const pending = flow.admit(
+      req,
+      req.raw ?? (req as unknown as IncomingMessage),
+      // Headers go on the Node response, so they reach the client on every platform, also from
+      // exception filters and `@Sse()` streams (Fastify merges them on send).
+      'raw' in reply ? reply.raw : reply,
+      this.tracks ? (request) => this.getTracker(request, context) : undefined,
+    );
+    const admission = pending instanceof Promise ? await pending : pending;
+    if (admission.action === 'skip') return true;
+    if (admission.action === 'gone') {
+      await admission.settled; // refunded; spare the handler the work
       return false;
     }
-    req.rateLimit = decision.state;
-    settleWhenDone(flow, decision.state, res);
-    return true;
+    if (admission.action === 'proceed') {
+      req.rateLimit = admission.state;
+      return true;
+    }
+    await this.throwRateLimitException(context, admission);
+    throw RateLimitRejectedException.of(admission);
   }
-}
 
-/** Settles the lease exactly once: at 'finish' from the status code, or at an early 'close' as aborted. */
-function settleWhenDone(
-  flow: HttpRateLimit<RateLimitRequest>,
-  state: RateLimitState,
-  res: ServerResponse,
-): void {
-  let settled = false;
-  const settle = (aborted: boolean): void => {
-    if (settled) return;
-    settled = true;
-    res.off('finish', onFinish).off('close', onClose);
-    void flow.finish(state, { statusCode: res.statusCode, aborted });
-  };
-  const onFinish = (): void => settle(false);
-  const onClose = (): void => settle(!res.writableFinished);
-  res.once('finish', onFinish).once('close', onClose);
-}
+  /**
+   * The key a request is charged to. Default: the route's `entity` option
+   * (module, controller and handler options merged), else `ipKey(req.ip)`.
+   * Overriding it also turns off the proxy check, which only concerns keys
+   * taken from the client address.
+   */
+  protected getTracker(req: RateLimitRequest, context: ExecutionContext): string | Promise<string> {
+    const { flow } = this.routes.forRoute(context.getClass(), context.getHandler() as RouteHandler);
+    const key = flow.entityFor(req);
+    return typeof key === 'string' ? key : Promise.resolve(key);
+  }
 
-function warnOnMisconfiguredProxy(flow: HttpRateLimit<RateLimitRequest>, req: PlatformRequest): void {
-  const forwardedFor = req.headers['x-forwarded-for'];
-  if (forwardedFor === undefined) return;
-  // Express exposes its setting; Fastify only its effect: without trustProxy, `ip` is the peer address.
-  const express = typeof req.app?.get === 'function';
-  const trusted = express
-    ? Boolean(req.app?.get('trust proxy'))
-    : req.ip !== (req.raw ?? req).socket?.remoteAddress;
-  const problem = proxyMisconfiguration(
-    forwardedFor,
-    trusted,
-    express ? "Express's `trust proxy`" : 'Fastify `trustProxy`',
-  );
-  if (problem) flow.warnOnce(PROXY_WARNING_CODE, problem);
+  /**
+   * True when the request is not limited (and not charged). Default: the
+   * handler's or the controller's `@SkipRateLimit()`, the handler's winning.
+   */
+  protected shouldSkip(context: ExecutionContext): boolean | Promise<boolean> {
+    return (
+      this.reflector.getAllAndOverride<boolean | undefined>(SKIP_RATE_LIMIT_METADATA, [
+        context.getHandler(),
+        context.getClass(),
+      ]) === true
+    );
+  }
+
+  /**
+   * Throws for a refused request: 429 (limited), 503 (store unavailable) or
+   * 400 (unusable key or cost). The rejection's headers (`Retry-After`,
+   * `RateLimit`, ...) are already on the response. Default:
+   * {@link RateLimitRejectedException} (a `RateLimitExceededException` for a 429).
+   * An override that returns instead of throwing gets the default exception.
+   */
+  protected throwRateLimitException(
+    _context: ExecutionContext,
+    rejection: HttpRejection,
+  ): void | Promise<void> {
+    throw RateLimitRejectedException.of(rejection);
+  }
 }

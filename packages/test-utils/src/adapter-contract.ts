@@ -19,6 +19,7 @@ import {
   type RateLimiterOptions,
   type RateLimitState,
   type Store,
+  type ValidateOption,
 } from '@tollgate/core';
 import { DynamoDBStore } from '@tollgate/dynamodb';
 import request from 'supertest';
@@ -70,6 +71,7 @@ export interface ContractOptions {
   rollbackOnAbort?: boolean;
   logger?: Logger;
   exposeEntities?: boolean;
+  validate?: ValidateOption;
   onLimited?: (error: RateLimitExceeded, req: ContractRequest) => ContractResponse;
 }
 
@@ -1110,6 +1112,21 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         await request(server).get('/ok').set('x-forwarded-for', '198.51.100.7').expect(200);
         expect(logger.warnings).toEqual([]);
         expect(await limiter.available({ entity: '198.51.100.7' })).toEqual({ rpm: 2 });
+      });
+
+      it('stays quiet when an entity function decides the key', async () => {
+        const { limiter, logger } = await fixture();
+        const { server } = await app({ limiter, logger, entity: () => 'key-1' });
+        await request(server).get('/ok').set('x-forwarded-for', '198.51.100.7').expect(200);
+        expect(logger.warnings).toEqual([]);
+        expect(await limiter.available({ entity: 'key-1' })).toEqual({ rpm: 2 });
+      });
+
+      it('stays quiet when the proxy check is switched off with validate: { proxy: false }', async () => {
+        const { limiter, logger } = await fixture();
+        const { server } = await app({ limiter, logger, validate: { proxy: false } });
+        await request(server).get('/ok').set('x-forwarded-for', '198.51.100.7').expect(200);
+        expect(logger.warnings).toEqual([]);
       });
     });
   });

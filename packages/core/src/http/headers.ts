@@ -57,6 +57,125 @@ export function rateLimitHeaders(
   return headers;
 }
 
+/** Where headers go: Node's `ServerResponse` (all three frameworks expose it), or a record. */
+export interface HeaderSink {
+  setHeader(name: string, value: string): unknown;
+}
+
+/** The policy text of one limit set, computed once and reused while the limits stay the same. */
+interface PolicyEntry {
+  /** The limit fields the policy depends on, per status, in order. */
+  readonly limits: readonly Pick<
+    LimitStatus,
+    'limit' | 'depth' | 'capacity' | 'refillAmount' | 'refillPeriodMs'
+  >[];
+  /** `RateLimit-Policy` value. */
+  readonly policy: string;
+  /** Draft-8 quoted policy names (`"rpm"`, `"parent.rpm"`), per status. */
+  readonly names: readonly string[];
+}
+
+/** Distinct limit sets whose policy text is kept; plans beyond this rotate through. */
+const POLICY_CACHE_SIZE = 8;
+
+/**
+ * Writes the headers of {@link rateLimitHeaders} straight onto a response,
+ * with the `RateLimit-Policy` text of each limit set computed once: it depends
+ * only on the limits, which stay the same across requests of one plan, while
+ * the `RateLimit` values (tokens left, seconds to full) change per request.
+ */
+export class RateLimitHeaderWriter {
+  private readonly policies: PolicyEntry[] = [];
+  private nextSlot = 0;
+
+  /**
+   * @param standard the standard headers to send
+   * @param legacy also send `X-RateLimit-*`
+   */
+  constructor(
+    readonly standard: HeaderStandard,
+    readonly legacy: boolean,
+  ) {}
+
+  /** Sets the headers of `statuses` on `sink`; `nowMs` is read only for legacy headers. */
+  write(sink: HeaderSink, statuses: readonly LimitStatus[], nowMs: () => number): void {
+    if (statuses.length === 0) return;
+    if (this.standard === 'draft-8') {
+      const entry = this.policyOf(statuses);
+      sink.setHeader('RateLimit-Policy', entry.policy);
+      let value = '';
+      for (let index = 0; index < statuses.length; index += 1) {
+        const status = statuses[index]!;
+        if (index > 0) value += ', ';
+        value += `${entry.names[index]};r=${remaining(status)};t=${secondsCeil(status.resetAfterMs)}`;
+      }
+      sink.setHeader('RateLimit', value);
+    } else if (this.standard === 'draft-6') {
+      const tightest = tightestStatus(statuses);
+      sink.setHeader('RateLimit-Policy', this.policyOf(statuses).policy);
+      sink.setHeader('RateLimit-Limit', String(tightest.capacity));
+      sink.setHeader('RateLimit-Remaining', String(remaining(tightest)));
+      sink.setHeader('RateLimit-Reset', String(secondsCeil(tightest.resetAfterMs)));
+    }
+    if (this.legacy) {
+      const tightest = tightestStatus(statuses);
+      sink.setHeader('X-RateLimit-Limit', String(tightest.capacity));
+      sink.setHeader('X-RateLimit-Remaining', String(remaining(tightest)));
+      sink.setHeader('X-RateLimit-Reset', String(Math.ceil((nowMs() + tightest.resetAfterMs) / 1000)));
+    }
+  }
+
+  /** The headers of `statuses` as a record (for rejections, which carry them). */
+  record(statuses: readonly LimitStatus[], nowMs: () => number): Record<string, string> {
+    const headers: Record<string, string> = {};
+    this.write({ setHeader: (name, value) => (headers[name] = value) }, statuses, nowMs);
+    return headers;
+  }
+
+  private policyOf(statuses: readonly LimitStatus[]): PolicyEntry {
+    for (const entry of this.policies) if (sameLimits(entry.limits, statuses)) return entry;
+    const entry: PolicyEntry = {
+      limits: statuses.map(({ limit, depth, capacity, refillAmount, refillPeriodMs }) => ({
+        limit,
+        depth,
+        capacity,
+        refillAmount,
+        refillPeriodMs,
+      })),
+      policy:
+        this.standard === 'draft-8'
+          ? statuses
+              .map((status) => `${policyName(status)};q=${status.capacity};w=${windowSeconds(status)}`)
+              .join(', ')
+          : statuses.map((status) => `${status.capacity};w=${windowSeconds(status)}`).join(', '),
+      names: statuses.map(policyName),
+    };
+    if (this.policies.length < POLICY_CACHE_SIZE) this.policies.push(entry);
+    else {
+      this.policies[this.nextSlot] = entry;
+      this.nextSlot = (this.nextSlot + 1) % POLICY_CACHE_SIZE;
+    }
+    return entry;
+  }
+}
+
+function sameLimits(limits: PolicyEntry['limits'], statuses: readonly LimitStatus[]): boolean {
+  if (limits.length !== statuses.length) return false;
+  for (let index = 0; index < limits.length; index += 1) {
+    const a = limits[index]!;
+    const b = statuses[index]!;
+    if (
+      a.limit !== b.limit ||
+      a.depth !== b.depth ||
+      a.capacity !== b.capacity ||
+      a.refillAmount !== b.refillAmount ||
+      a.refillPeriodMs !== b.refillPeriodMs
+    )
+      return false;
+  }
+  return true;
+}
+
 /** `Retry-After` value: whole seconds, rounded up, at least 1. */
 export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, Math.ceil(retryAfterMs / 1000));

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   describeValue,
   type ErrorBodyOptions,
@@ -5,19 +6,33 @@ import {
   isRateLimiterUnavailable,
   isTollgateError,
   type RateLimitExceeded,
+  type RateLimitExceededBody,
   type RateLimiterUnavailable,
+  type RateLimiterUnavailableBody,
   rateLimitExceededBody,
+  rateLimiterUnavailableBody,
   ValidationError,
+  type ValidationErrorBody,
 } from '../errors.js';
 import type { Limit } from '../limit.js';
+import type { Decision } from '../limiter/decision.js';
 import type { Lease } from '../limiter/lease.js';
 import { RateLimiter } from '../limiter/rate-limiter.js';
+import type { AcquireRequest } from '../limiter/types.js';
 import type { Consumption, LimitStatus, Logger } from '../types.js';
-import { type HeaderStandard, rateLimitHeaders, retryAfterSeconds } from './headers.js';
+import { type HeaderStandard, RateLimitHeaderWriter, retryAfterSeconds } from './headers.js';
 import { ipKey } from './ip-key.js';
-import { warnOnce } from './warn-once.js';
-
-type MaybePromise<T> = T | Promise<T>;
+import {
+  booleanOption,
+  consumptionOrFunction,
+  invalidOption,
+  isThenable,
+  type MaybePromise,
+  optionalFunction,
+  stringOrFunction,
+  validateOption,
+} from './options.js';
+import { checkProxy, HttpWarnings, type ProxySetting, type ValidateOption, warnOnce } from './warnings.js';
 
 /**
  * Options shared by every HTTP adapter (`rateLimit()` for Express and Koa,
@@ -48,6 +63,12 @@ export interface HttpRateLimitOptions<Req> {
   /** Receives coded warnings (degraded mode, proxy and setup mistakes). Default `console`. */
   logger?: Logger;
   /**
+   * Setup checks that log a warning once (`proxy`, `unknownLimit`,
+   * `middlewarePerRequest`): `true` (default), `false`, or one switch per
+   * check, e.g. `{ proxy: false }` when a proxy is handled upstream.
+   */
+  validate?: ValidateOption;
+  /**
    * Name entity ids in 429 and 400 bodies: the caller's key and its
    * ancestors' ids, and the full error message. Default false: bodies name
    * limits by scope (`self`, `parent`, `ancestor` with `depth`) and never echo
@@ -67,18 +88,57 @@ export interface RateLimitState {
   degraded: boolean;
 }
 
-/** The answer for one request, ready to translate into a framework response. */
+/**
+ * A refused request, typed by its status so the error and body need no cast:
+ * 429 (limited; `RateLimitExceeded`), 503 (store unavailable under
+ * `onUnavailable: 'block'`; `RateLimiterUnavailable`) or 400 (unusable key or
+ * cost, nothing charged; `ValidationError`).
+ */
+export type HttpRejection =
+  | {
+      readonly action: 'reject';
+      readonly status: 429;
+      readonly headers: Record<string, string>;
+      readonly body: RateLimitExceededBody;
+      readonly error: RateLimitExceeded;
+    }
+  | {
+      readonly action: 'reject';
+      readonly status: 503;
+      readonly headers: Record<string, string>;
+      readonly body: RateLimiterUnavailableBody;
+      readonly error: RateLimiterUnavailable;
+    }
+  | {
+      readonly action: 'reject';
+      readonly status: 400;
+      readonly headers: Record<string, string>;
+      readonly body: ValidationErrorBody;
+      readonly error: ValidationError;
+    };
+
+/** The answer of {@link HttpRateLimit.decide} for one request, ready to translate into a framework response. */
 export type HttpDecision =
   | { readonly action: 'skip' }
   | { readonly action: 'proceed'; readonly headers: Record<string, string>; readonly state: RateLimitState }
-  | {
-      readonly action: 'reject';
-      readonly status: 400 | 429 | 503;
-      readonly headers: Record<string, string>;
-      readonly body: Record<string, unknown>;
-      /** `RateLimitExceeded` (429), `ValidationError` (400) or `RateLimiterUnavailable` (503). */
-      readonly error: RateLimitExceeded | ValidationError | RateLimiterUnavailable;
-    };
+  | HttpRejection;
+
+/**
+ * The answer of {@link HttpRateLimit.admit}, already applied to the Node
+ * response: headers are set, and an admitted request's lease settles by
+ * itself when the response finishes or the connection closes.
+ *
+ * - `skip`: not limited; run the handler.
+ * - `proceed`: admitted; expose `state` to handlers and run them.
+ * - `gone`: the client left while the limiter was deciding; the lease is
+ *   being refunded (`settled`); answer nothing and run nothing.
+ * - `reject`: send `status` with `body` (or the user's `onLimited` for a 429).
+ */
+export type HttpAdmission =
+  | { readonly action: 'skip' }
+  | { readonly action: 'proceed'; readonly state: RateLimitState }
+  | { readonly action: 'gone'; readonly settled: Promise<void> }
+  | HttpRejection;
 
 /** How the request ended, for {@link HttpRateLimit.finish}. */
 export interface RequestOutcome {
@@ -90,6 +150,14 @@ export interface RequestOutcome {
   error?: unknown;
 }
 
+/** What one framework tells the HTTP layer about its requests. */
+export interface HttpFramework<Req> {
+  /** The client address after the framework's proxy handling (for the default entity). */
+  clientAddress(req: Req): string | undefined;
+  /** How the framework trusts proxies; without it the proxy check does not run. */
+  proxy?: ProxySetting<Req>;
+}
+
 /** More flows than this built for one limiter after it served a request means one is built per request. */
 const LATE_CONSTRUCTION_WARNING = 100;
 const lateConstructions = new WeakMap<RateLimiter, number>();
@@ -98,101 +166,163 @@ const servedLimiters = new WeakSet<RateLimiter>();
 /** Seconds a 503 asks clients to wait while the store is unavailable. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
+const SKIP = Object.freeze({ action: 'skip' as const });
+const RESOLVED = Promise.resolve();
+const now = (): number => Date.now();
+
+/**
+ * The lease each watched response settles when it ends, and the flow that
+ * settles it. Kept beside the response rather than on it: new properties on
+ * Node's response objects change their shape on the hot path. Keyed weakly,
+ * so a response that never ends does not leak.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the flow's request type does not matter for settling.
+const pending = new WeakMap<ServerResponse, { flow: HttpRateLimit<any>; state: RateLimitState }>();
+
 /**
  * The framework-agnostic HTTP flow behind every adapter: map the request to
  * (entity, resource, cost), acquire, and describe the response (status,
- * headers, body); later settle the lease from how the request ended.
- * Options are validated once, here.
+ * headers, body); settle the lease when the Node response ends. It owns what
+ * every framework shares: the proxy check, the settle-on-finish/close
+ * listeners, and "the client left while deciding". Options are validated
+ * once, here.
+ *
+ * @example
+ * // A minimal adapter over plain `node:http`.
+ * const flow = new HttpRateLimit<IncomingMessage>({ limiter }, { clientAddress: (req) => req.socket.remoteAddress });
+ * createServer(async (req, res) => {
+ *   const admission = await flow.admit(req, req, res);
+ *   if (admission.action === 'reject') return res.writeHead(admission.status).end(JSON.stringify(admission.body));
+ *   if (admission.action !== 'gone') res.end('ok');
+ * });
  */
 export class HttpRateLimit<Req> {
   private readonly limiter: RateLimiter;
-  private readonly entityOf: (req: Req) => MaybePromise<string>;
-  private readonly resourceOf: (req: Req) => MaybePromise<string | undefined>;
-  private readonly consumeOf: (req: Req) => MaybePromise<Consumption | undefined>;
+  private readonly entityOf: ((req: Req) => MaybePromise<string>) | undefined;
+  private readonly clientAddress: (req: Req) => string | undefined;
+  private readonly resource: string | ((req: Req) => MaybePromise<string>) | undefined;
+  private readonly consume: Consumption | ((req: Req) => MaybePromise<Consumption>) | undefined;
   private readonly skip: ((req: Req) => MaybePromise<boolean>) | undefined;
   private readonly limits: readonly Limit[] | undefined;
-  private readonly standard: HeaderStandard;
-  private readonly legacy: boolean;
+  private readonly headers: RateLimitHeaderWriter;
   private readonly rollbackOnError: boolean;
   private readonly rollbackOnAbort: boolean;
   private readonly bodyOptions: ErrorBodyOptions;
+  private readonly warnings: HttpWarnings;
   /** Where coded warnings go. */
   readonly logger: Logger;
+  /** The proxy setting while the proxy check still has something to say; undefined once settled. */
+  private proxy: ProxySetting<Req> | undefined;
   /** Set on the first request, so the per-request path does not touch the shared WeakSet again. */
   private served = false;
 
   /**
-   * @param options the user's options
-   * @param clientAddress how this framework finds the client address (for the default entity)
+   * @param options the user's options (an adapter's own callback options, such as
+   *   `onLimited`, are checked to be functions here too)
+   * @param framework how this framework finds the client address and trusts
+   *   proxies; a function is the client address alone
    */
-  constructor(options: HttpRateLimitOptions<Req>, clientAddress: (req: Req) => string | undefined) {
+  constructor(
+    options: HttpRateLimitOptions<Req>,
+    framework: HttpFramework<Req> | ((req: Req) => string | undefined),
+  ) {
     if (typeof options !== 'object' || options === null) {
-      throw invalid('options', `Expected an options object, got ${describeValue(options)}`);
+      throw invalidOption('options', `Expected an options object, got ${describeValue(options)}`);
     }
     if (!(options.limiter instanceof RateLimiter)) {
       const looksLikeLimiter =
         typeof (options.limiter as { tryAcquire?: unknown } | undefined)?.tryAcquire === 'function';
       if (!looksLikeLimiter) {
-        throw invalid(
+        throw invalidOption(
           'limiter',
           `Expected \`limiter\` to be a RateLimiter, got ${describeValue(options.limiter)}`,
         );
       }
     }
+    const hooks = typeof framework === 'function' ? { clientAddress: framework } : framework;
     this.limiter = options.limiter;
     this.logger = options.logger ?? console;
-    this.entityOf = optionalFunction(options.entity, 'entity') ?? ((req) => ipKey(clientAddress(req)));
-    this.resourceOf = stringOrFunction(options.resource, 'resource');
-    this.consumeOf = objectOrFunction(options.consume, 'consume');
+    this.warnings = new HttpWarnings(this.logger, validateOption(options.validate));
+    this.clientAddress = hooks.clientAddress;
+    this.entityOf = optionalFunction(options.entity, 'entity');
+    this.resource = stringOrFunction(options.resource, 'resource');
+    this.consume = consumptionOrFunction(options.consume, 'consume');
     this.skip = optionalFunction(options.skip, 'skip');
+    optionalFunction((options as { onLimited?: unknown }).onLimited, 'onLimited');
     this.limits = options.limits;
-    this.standard = options.headers ?? 'draft-8';
-    if (this.standard !== 'draft-8' && this.standard !== 'draft-6' && this.standard !== false) {
-      throw invalid(
+    const standard = options.headers ?? 'draft-8';
+    if (standard !== 'draft-8' && standard !== 'draft-6' && standard !== false) {
+      throw invalidOption(
         'headers',
-        `Expected \`headers\` to be 'draft-8', 'draft-6' or false, got ${describeValue(this.standard)}`,
+        `Expected \`headers\` to be 'draft-8', 'draft-6' or false, got ${describeValue(standard)}`,
       );
     }
-    this.legacy = booleanOption(options.legacyHeaders, 'legacyHeaders', false);
+    this.headers = new RateLimitHeaderWriter(
+      standard,
+      booleanOption(options.legacyHeaders, 'legacyHeaders', false),
+    );
     this.rollbackOnError = booleanOption(options.rollbackOnError, 'rollbackOnError', true);
     this.rollbackOnAbort = booleanOption(options.rollbackOnAbort, 'rollbackOnAbort', true);
     this.bodyOptions = { exposeEntities: booleanOption(options.exposeEntities, 'exposeEntities', false) };
+    // Only an address-keyed flow suffers from an untrusted proxy; an `entity` function decides its own key.
+    this.proxy = this.entityOf === undefined && this.warnings.isOn('proxy') ? hooks.proxy : undefined;
     this.checkConsumeNames(options.consume);
     this.noteConstruction();
   }
 
-  /** Decides one request. Errors thrown by the user's mapping functions propagate. */
-  async decide(req: Req): Promise<HttpDecision> {
-    if (!this.served) {
-      this.served = true;
-      servedLimiters.add(this.limiter);
+  /**
+   * Decides one request and applies the answer to the Node response (which
+   * Express `res`, Koa `ctx.res` and Nest's platform response all are or
+   * hold): sets the rate-limit headers, and for an admitted request settles
+   * the lease when the response finishes (commit; rollback on 5xx) or the
+   * connection closes first (rollback). Returns a plain value when nothing
+   * had to be awaited. Errors thrown by the user's functions that are not
+   * Tollgate errors propagate (synchronously or as a rejection).
+   *
+   * @param req the framework's request, handed to the user's functions
+   * @param incoming the Node request (for the proxy check)
+   * @param res the Node response
+   * @param entity how to key this request instead of the `entity` option (e.g. a
+   *   Nest `getTracker` override); the proxy check is then skipped
+   */
+  admit(
+    req: Req,
+    incoming: IncomingMessage,
+    res: ServerResponse,
+    entity?: (req: Req) => MaybePromise<string>,
+  ): HttpAdmission | Promise<HttpAdmission> {
+    if (!this.served) this.markServed();
+    if (
+      this.proxy !== undefined &&
+      entity === undefined &&
+      checkProxy(this.warnings, this.proxy, req, incoming.headers)
+    )
+      this.proxy = undefined;
+    if (this.skip !== undefined) {
+      const skip = this.skip(req);
+      if (isThenable(skip)) return this.admitUnlessSkipped(skip, req, res, entity);
+      if (skip === true) return SKIP;
     }
-    if (this.skip && (await this.skip(req))) return { action: 'skip' };
+    return this.charge(req, res, entity);
+  }
+
+  /**
+   * Decides one request without touching a response: headers come back as a
+   * record. For custom adapters and tests; the framework adapters use
+   * {@link admit}. Errors thrown by the user's functions propagate.
+   */
+  async decide(req: Req): Promise<HttpDecision> {
+    if (!this.served) this.markServed();
+    if (this.skip && (await this.skip(req))) return SKIP;
     try {
-      const entity = await this.entityOf(req);
-      const resource = await this.resourceOf(req);
-      const consume = await this.consumeOf(req);
-      const decision = await this.limiter.tryAcquire({
-        entity,
-        ...(resource === undefined ? {} : { resource }),
-        ...(consume === undefined ? {} : { consume }),
-        ...(this.limits === undefined ? {} : { limits: this.limits }),
-      });
-      const headers = this.headersFor(decision.statuses);
-      if (decision.allowed) {
-        return {
-          action: 'proceed',
-          headers,
-          state: { lease: decision.lease, statuses: decision.statuses, degraded: decision.degraded },
-        };
-      }
-      headers['Retry-After'] = String(retryAfterSeconds(decision.retryAfterMs));
+      const decision = await this.limiter.tryAcquire(
+        this.requestOf(await this.entityFor(req), await this.resourceOf(req), await this.consumeOf(req)),
+      );
+      if (!decision.allowed) return this.limited(decision.error);
       return {
-        action: 'reject',
-        status: 429,
-        headers,
-        body: { ...rateLimitExceededBody(decision.error, this.bodyOptions) },
-        error: decision.error,
+        action: 'proceed',
+        headers: this.headers.record(decision.statuses, now),
+        state: { lease: decision.lease, statuses: decision.statuses, degraded: decision.degraded },
       };
     } catch (error) {
       return this.rejectionFor(error);
@@ -203,22 +333,28 @@ export class HttpRateLimit<Req> {
    * Commits or rolls back the lease from how the request ended: rollback when
    * the handler threw or answered 5xx (`rollbackOnError`) or the client went
    * away first (`rollbackOnAbort`), commit otherwise. Never throws: a store
-   * failure here is logged, since the response is already gone.
+   * failure here is logged, since the response is already gone. A lease
+   * already settled (or being settled) is left alone.
    */
-  async finish(state: RateLimitState, outcome: RequestOutcome): Promise<void> {
-    const { lease } = state;
-    if (lease.isClosed) return;
+  finish(state: RateLimitState, outcome: RequestOutcome): Promise<void> {
     const failed = outcome.error !== undefined || outcome.statusCode >= 500;
-    const refund = (failed && this.rollbackOnError) || (outcome.aborted === true && this.rollbackOnAbort);
-    try {
-      if (refund) await lease.rollback();
-      else await lease.commit();
-    } catch (error) {
-      this.logger.warn(
-        `WARN_TOLLGATE_SETTLE_FAILED: could not ${refund ? 'refund' : 'commit'} the lease of \`${lease.entity}\`: ${error instanceof Error ? error.message : String(error)}`,
-        { code: 'WARN_TOLLGATE_SETTLE_FAILED', entity: lease.entity, resource: lease.resource },
-      );
-    }
+    return this.settleLease(
+      state.lease,
+      (failed && this.rollbackOnError) || (outcome.aborted === true && this.rollbackOnAbort),
+    );
+  }
+
+  /**
+   * Settles the lease that `res` carries from {@link admit} now, instead of
+   * when the response ends: for frameworks that learn of a handler's failure
+   * before the response does (Koa's thrown errors). Later `finish`/`close`
+   * events then do nothing; a response with no open lease is ignored.
+   */
+  settle(res: ServerResponse, outcome: RequestOutcome): Promise<void> {
+    const watched = pending.get(res);
+    if (watched === undefined) return RESOLVED;
+    pending.delete(res);
+    return this.finish(watched.state, outcome);
   }
 
   /** Logs a coded warning once per logger and code (once per process with the default `console`). */
@@ -226,45 +362,154 @@ export class HttpRateLimit<Req> {
     warnOnce(this.logger, code, message);
   }
 
-  private headersFor(statuses: readonly LimitStatus[]): Record<string, string> {
-    return rateLimitHeaders(statuses, { standard: this.standard, legacy: this.legacy, nowMs: Date.now() });
+  private markServed(): void {
+    this.served = true;
+    servedLimiters.add(this.limiter);
   }
 
-  private rejectionFor(error: unknown): HttpDecision {
-    if (isRateLimitExceeded(error)) {
-      const headers = this.headersFor(error.statuses);
-      headers['Retry-After'] = String(retryAfterSeconds(error.retryAfterMs));
-      return {
-        action: 'reject',
-        status: 429,
-        headers,
-        body: { ...rateLimitExceededBody(error, this.bodyOptions) },
-        error,
-      };
+  private async admitUnlessSkipped(
+    skip: PromiseLike<boolean>,
+    req: Req,
+    res: ServerResponse,
+    entity: ((req: Req) => MaybePromise<string>) | undefined,
+  ): Promise<HttpAdmission> {
+    return (await skip) ? SKIP : this.charge(req, res, entity);
+  }
+
+  /** Maps the request and acquires, awaiting only what is a promise. */
+  private charge(
+    req: Req,
+    res: ServerResponse,
+    given: ((req: Req) => MaybePromise<string>) | undefined,
+  ): HttpAdmission | Promise<HttpAdmission> {
+    let decision: MaybePromise<Decision>;
+    try {
+      const entity = given === undefined ? this.entityFor(req) : given(req);
+      const resource = this.resourceOf(req);
+      const consume = this.consumeOf(req);
+      if (isThenable(entity) || isThenable(resource) || isThenable(consume)) {
+        return this.chargeLater(entity, resource, consume, res);
+      }
+      decision = this.limiter.tryAcquire(this.requestOf(entity, resource, consume));
+    } catch (error) {
+      return this.rejectionFor(error, res);
     }
-    if (isRateLimiterUnavailable(error)) {
-      return {
+    return isThenable(decision) ? this.answerLater(decision, res) : this.answer(decision, res);
+  }
+
+  private async chargeLater(
+    entity: MaybePromise<string>,
+    resource: MaybePromise<string | undefined>,
+    consume: MaybePromise<Consumption | undefined>,
+    res: ServerResponse,
+  ): Promise<HttpAdmission> {
+    let decision: Decision;
+    try {
+      decision = await this.limiter.tryAcquire(this.requestOf(await entity, await resource, await consume));
+    } catch (error) {
+      return this.rejectionFor(error, res);
+    }
+    return this.answer(decision, res);
+  }
+
+  private async answerLater(pending: PromiseLike<Decision>, res: ServerResponse): Promise<HttpAdmission> {
+    let decision: Decision;
+    try {
+      decision = await pending;
+    } catch (error) {
+      return this.rejectionFor(error, res);
+    }
+    return this.answer(decision, res);
+  }
+
+  private answer(decision: Decision, res: ServerResponse): HttpAdmission {
+    if (!decision.allowed) return this.applied(this.limited(decision.error), res);
+    this.headers.write(res, decision.statuses, now);
+    const state: RateLimitState = {
+      lease: decision.lease,
+      statuses: decision.statuses,
+      degraded: decision.degraded,
+    };
+    if (res.closed) {
+      // The client left while the limiter was deciding: nobody to answer, nothing to run.
+      return { action: 'gone', settled: this.finish(state, { statusCode: res.statusCode, aborted: true }) };
+    }
+    pending.set(res, { flow: this, state });
+    res.on('finish', onResponseFinish);
+    res.on('close', onResponseClose);
+    return { action: 'proceed', state };
+  }
+
+  /** The key a request is charged to: the `entity` option, else `ipKey(client address)`. */
+  entityFor(req: Req): MaybePromise<string> {
+    return this.entityOf === undefined ? ipKey(this.clientAddress(req)) : this.entityOf(req);
+  }
+
+  private resourceOf(req: Req): MaybePromise<string | undefined> {
+    return typeof this.resource === 'function' ? this.resource(req) : this.resource;
+  }
+
+  private consumeOf(req: Req): MaybePromise<Consumption | undefined> {
+    return typeof this.consume === 'function' ? this.consume(req) : this.consume;
+  }
+
+  private requestOf(
+    entity: string,
+    resource: string | undefined,
+    consume: Consumption | undefined,
+  ): AcquireRequest {
+    const request: AcquireRequest = { entity };
+    if (resource !== undefined) request.resource = resource;
+    if (consume !== undefined) request.consume = consume;
+    if (this.limits !== undefined) request.limits = this.limits;
+    return request;
+  }
+
+  private settleLease(lease: Lease, refund: boolean): Promise<void> {
+    if (lease.isClosed) return RESOLVED;
+    return (refund ? lease.rollback() : lease.commit()).then(undefined, (error: unknown) =>
+      this.logger.warn(
+        `WARN_TOLLGATE_SETTLE_FAILED: could not ${refund ? 'refund' : 'commit'} the lease of \`${lease.entity}\`: ${error instanceof Error ? error.message : String(error)}`,
+        { code: 'WARN_TOLLGATE_SETTLE_FAILED', entity: lease.entity, resource: lease.resource },
+      ),
+    );
+  }
+
+  /** The 429, built here for every adapter: status, rate-limit headers, `Retry-After`, body. */
+  private limited(error: RateLimitExceeded): HttpRejection {
+    const headers = this.headers.record(error.statuses, now);
+    headers['Retry-After'] = String(retryAfterSeconds(error.retryAfterMs));
+    return {
+      action: 'reject',
+      status: 429,
+      headers,
+      body: rateLimitExceededBody(error, this.bodyOptions),
+      error,
+    };
+  }
+
+  /** The rejection for an error of the mapping or the limiter; any other error is rethrown. */
+  private rejectionFor(error: unknown, res?: ServerResponse): HttpRejection {
+    let rejection: HttpRejection;
+    if (isRateLimitExceeded(error)) rejection = this.limited(error);
+    else if (isRateLimiterUnavailable(error)) {
+      rejection = {
         action: 'reject',
         status: 503,
         headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
-        body: {
-          error: 'rate_limiter_unavailable',
-          code: error.code,
-          message: 'The rate limiter is unavailable; retry shortly',
-        },
+        body: rateLimiterUnavailableBody(error),
         error,
       };
-    }
-    if (isTollgateError(error) && error instanceof ValidationError) {
-      return {
-        action: 'reject',
-        status: 400,
-        headers: {},
-        body: { ...error.toBody(this.bodyOptions) },
-        error,
-      };
-    }
-    throw error;
+    } else if (isTollgateError(error) && error instanceof ValidationError) {
+      rejection = { action: 'reject', status: 400, headers: {}, body: error.toBody(this.bodyOptions), error };
+    } else throw error;
+    return res === undefined ? rejection : this.applied(rejection, res);
+  }
+
+  /** Sets a rejection's headers on the response, so they reach the client whoever sends the body. */
+  private applied(rejection: HttpRejection, res: ServerResponse): HttpRejection {
+    for (const name in rejection.headers) res.setHeader(name, rejection.headers[name]!);
+    return rejection;
   }
 
   /**
@@ -277,8 +522,8 @@ export class HttpRateLimit<Req> {
     const count = (lateConstructions.get(this.limiter) ?? 0) + 1;
     lateConstructions.set(this.limiter, count);
     if (count > LATE_CONSTRUCTION_WARNING) {
-      this.warnOnce(
-        'WARN_TOLLGATE_MIDDLEWARE_PER_REQUEST',
+      this.warnings.warn(
+        'middlewarePerRequest',
         `rate-limit middleware was built ${count} times for one limiter after it started serving requests; build it once at startup (not inside a request handler) and reuse it`,
       );
     }
@@ -286,7 +531,7 @@ export class HttpRateLimit<Req> {
 
   /** Warns at startup when a static `consume` names a limit that no default limit has. */
   private checkConsumeNames(consume: HttpRateLimitOptions<Req>['consume']): void {
-    if (typeof consume !== 'object' || consume === null) return;
+    if (typeof consume !== 'object' || consume === null || !this.warnings.isOn('unknownLimit')) return;
     const known = new Set((this.limits ?? this.limiter.defaultLimits).map((limit) => limit.name));
     if (known.size === 0) return;
     const unknown = Object.keys(consume).filter((name) => !known.has(name));
@@ -299,47 +544,20 @@ export class HttpRateLimit<Req> {
   }
 }
 
-function invalid(field: string, message: string): ValidationError {
-  return new ValidationError('ERR_TOLLGATE_INVALID_OPTION', message, field);
+/** `finish`: the response is complete; settle from its status code. */
+function onResponseFinish(this: ServerResponse): void {
+  settleWatched(this, false);
 }
 
-/**
- * Validates an optional callback option of an adapter (e.g. `onLimited`):
- * `ERR_TOLLGATE_INVALID_OPTION` unless it is absent or a function.
- */
-export function optionalFunction<F>(value: F | undefined, field: string): F | undefined {
-  if (value !== undefined && typeof value !== 'function') {
-    throw invalid(field, `Expected \`${field}\` to be a function, got ${describeValue(value)}`);
-  }
-  return value;
+/** `close`: complete if it finished first, else the client went away. */
+function onResponseClose(this: ServerResponse): void {
+  settleWatched(this, !this.writableFinished);
 }
 
-function stringOrFunction<Req>(
-  value: string | ((req: Req) => MaybePromise<string>) | undefined,
-  field: string,
-): (req: Req) => MaybePromise<string | undefined> {
-  if (value === undefined) return () => undefined;
-  if (typeof value === 'function') return value;
-  if (typeof value === 'string') return () => value;
-  throw invalid(field, `Expected \`${field}\` to be a string or a function, got ${describeValue(value)}`);
-}
-
-function objectOrFunction<Req>(
-  value: Consumption | ((req: Req) => MaybePromise<Consumption>) | undefined,
-  field: string,
-): (req: Req) => MaybePromise<Consumption | undefined> {
-  if (value === undefined) return () => undefined;
-  if (typeof value === 'function') return value;
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return () => value;
-  throw invalid(
-    field,
-    `Expected \`${field}\` to be an object of limit name → tokens or a function, got ${describeValue(value)}`,
-  );
-}
-
-function booleanOption(value: unknown, field: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean')
-    throw invalid(field, `Expected \`${field}\` to be a boolean, got ${describeValue(value)}`);
-  return value;
+/** Settles a response's lease exactly once, whichever of `finish`, `close` or {@link HttpRateLimit.settle} comes first. */
+function settleWatched(res: ServerResponse, aborted: boolean): void {
+  const watched = pending.get(res);
+  if (watched === undefined) return;
+  pending.delete(res);
+  void watched.flow.finish(watched.state, { statusCode: res.statusCode, aborted });
 }
