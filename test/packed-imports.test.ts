@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Inside the repository, so that peer dependencies (lru-cache, the AWS SDK, express) resolve
 // from the root node_modules while @tollgate/* resolve to the packed copies.
 const consumer = join(root, '.tollgate', 'consumer');
-const packages = ['core', 'dynamodb', 'express', 'koa'] as const;
+const packages = ['core', 'dynamodb', 'express', 'koa', 'redis', 'prometheus', 'opentelemetry'] as const;
 
 function run(command: string, args: string[], cwd = root): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,6 +59,30 @@ console.log(error instanceof RateLimitExceeded, typeof DynamoDBStore, typeof exp
 `,
     );
     expect(run('node', ['esm.mjs'], consumer).trim()).toBe('true function function function');
+  });
+
+  it('load the Redis store, the metrics packages and the internal entry from ESM and CommonJS', () => {
+    writeFileSync(
+      join(consumer, 'more.mjs'),
+      `import { RedisStore } from '@tollgate/redis';
+import { collectMetrics } from '@tollgate/prometheus';
+import { collectOpenTelemetryMetrics } from '@tollgate/opentelemetry';
+import { gcra } from '@tollgate/core/internal';
+console.log(typeof RedisStore, typeof collectMetrics, typeof collectOpenTelemetryMetrics, typeof gcra.isAdmissible);
+`,
+    );
+    writeFileSync(
+      join(consumer, 'more.cjs'),
+      `const { RedisStore } = require('@tollgate/redis');
+const { collectMetrics } = require('@tollgate/prometheus');
+const { collectOpenTelemetryMetrics } = require('@tollgate/opentelemetry');
+const { gcra } = require('@tollgate/core/internal');
+console.log(typeof RedisStore, typeof collectMetrics, typeof collectOpenTelemetryMetrics, typeof gcra.isAdmissible);
+`,
+    );
+    for (const file of ['more.mjs', 'more.cjs']) {
+      expect(run('node', [file], consumer).trim()).toBe('function function function function');
+    }
   });
 
   it('require from CommonJS JavaScript and decide', () => {
