@@ -34,7 +34,8 @@ export const suites: Suite[] = [
     description:
       'Sequential admitted decisions in one process, one hot key and 100 000 keys round-robin, both libraries in the same run. ' +
       'Tollgate decides in exact BigInt nanoseconds over a store interface built for a shared database, with leases and statuses; ' +
-      'rate-limiter-flexible keeps a counter in a Map. Most of the gap at 100 000 keys is two LRU lookups per decision (plan cache and buckets). ' +
+      'rate-limiter-flexible keeps a counter in a Map. Both run on default options; Tollgate sizes its plan and config caches for 100 000 active keys. ' +
+      'What remains of the gap is per-decision work: BigInt time arithmetic, LRU lookups of the plan and the bucket, a lease and a decision object. ' +
       'Behind a web framework the difference shrinks to the HTTP table below.',
     run: () => runCoreBench(),
     chart: (rows) =>
@@ -58,11 +59,11 @@ export const suites: Suite[] = [
     name: 'dynamodb',
     title: 'DynamoDB Local: DynamoDBStore vs rate-limiter-flexible RateLimiterDynamo',
     description:
-      'On one DynamoDB Local started by the benchmark, same run, one hot key, after both libraries warmed the JVM up. Round trips and WCU are counted per decision from the requests actually sent. ' +
-      'Tollgate writes once per admitted decision whatever the number of limits (one transaction for a cascade), and answers repeated rejections from its deny cache without a request. ' +
-      'Above 1 round trip per decision at concurrency: on a hot key whose bucket is nearly full (limits far above the load), concurrent idle-form writes reach the item out of order, ' +
-      'and a write whose `now` is older than the stored `tat` fails its condition and is sent again in the busy form. A write in the busy form when the bucket is idle would admit more than the bucket allows, so Tollgate pays the retry instead. ' +
-      'DynamoDB Local serialises writes to one item, so at concurrency 10–50 on a single-limit hot key both libraries are bound by it. ' +
+      'On one DynamoDB Local started by the benchmark, same run, one hot key, after both libraries warmed the JVM up; limits far above the load. Round trips and WCU are counted per decision from the requests actually sent. ' +
+      'Tollgate decides under its default deadline (`timeoutMs` 500); `unavailable` counts the calls that missed it. ' +
+      'Concurrent decisions of one process on one item set share one conditional write (coalescing): with n callers about 2/n round trips per decision, whatever the number of limits, and one transaction per batch for a cascade. ' +
+      'rate-limiter-flexible sends a read-modify-write per key and limit (2 round trips each), so one item serialises its callers. ' +
+      'Behind a ReservingStore most decisions are served from a block of tokens reserved in one write, in memory. Repeated rejections are answered from the deny cache without a request. ' +
       'The WCU column is what DynamoDB Local reports; what AWS bills is under [On AWS](#on-aws).',
     run: async () => (await import('./dynamodb.js')).runDynamoBench({}),
     chart: (rows) =>
