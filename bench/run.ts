@@ -10,6 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { arch, cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { barsFromColumns, barsFromRows, type GroupedBarChart, groupedBarSvg, hasColumns } from './charts.js';
@@ -313,13 +314,8 @@ async function main(): Promise<void> {
       .filter((text): text is string => text !== undefined);
     writeFileSync(PAGE, `# Performance\n\n${INTRO}\n\n${body.join('\n')}\n${ON_AWS}`);
     // Format the page as the linter expects it (aligned table columns), so a fresh run lands as is.
-    execFileSync(
-      fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url)),
-      ['format', '--write', PAGE],
-      {
-        stdio: 'ignore',
-      },
-    );
+    const biome = createRequire(import.meta.url).resolve('@biomejs/biome/bin/biome');
+    execFileSync(process.execPath, [biome, 'format', '--write', PAGE], { stdio: 'ignore' });
     console.log(`\nWrote ${PAGE}`);
   }
 }
