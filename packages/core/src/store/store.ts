@@ -153,7 +153,7 @@ export interface LoadConfigRequest {
   readonly signal: AbortSignal;
 }
 
-/** Answer of {@link Store.loadConfig}: limit sets keyed by {@link scopeKey}. */
+/** Answer of {@link Store.loadConfig}: limit sets keyed by `scopeKey`. */
 export interface LoadedConfig {
   readonly entities: ReadonlyMap<string, EntityRecord>;
   readonly limits: ReadonlyMap<string, readonly LimitDefinition[]>;
