@@ -236,6 +236,11 @@ export function traceDecision<D extends Decision>(
   );
 }
 
+/** @internal True while someone listens for decisions: the limiter then times each one. */
+export function decisionsObserved(): boolean {
+  return decisions.hasSubscribers;
+}
+
 /** @internal True while someone listens to {@link STORE_CHANNEL}: in-process fast paths then go through {@link traceStoreCall}. */
 export function storeCallsObserved(): boolean {
   return storeCalls.hasSubscribers;

@@ -1,4 +1,4 @@
-import { storeCallsObserved, traceDecision } from '../diagnostics.js';
+import { decisionsObserved, storeCallsObserved, traceDecision } from '../diagnostics.js';
 import { isRateLimiterUnavailable } from '../errors.js';
 import type { Limit } from '../limit.js';
 import { availableTokens, waitNs } from '../math/gcra.js';
@@ -120,7 +120,8 @@ export class RateLimiter {
 
   /** Like {@link acquire}, but answers a limit with `{ allowed: false, retryAfterMs }` instead of throwing. */
   tryAcquire(request: AcquireRequest): Promise<Decision> {
-    return traceDecision(request, () => this.decide(request));
+    // No closure or timing on the hot path unless someone listens.
+    return decisionsObserved() ? traceDecision(request, () => this.decide(request)) : this.decide(request);
   }
 
   private async decide(request: AcquireRequest): Promise<Decision> {
