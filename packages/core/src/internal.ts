@@ -8,6 +8,7 @@ export { PROXY_WARNING_CODE, proxyMisconfiguration, warnOnce } from './http/warn
 export { validateId } from './ids.js';
 export { assertDistinctLimitNames } from './limit.js';
 export type { LeaseSettler } from './limiter/lease.js';
+export { positiveInteger } from './limiter/options.js';
 export { sleep } from './limiter/sleep.js';
 export * as gcra from './math/gcra.js';
 export { scopeKey } from './store/store.js';

@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { describeValue, ValidationError } from '@tollgate/core';
+import { positiveInteger } from '@tollgate/core/internal';
 
 /** Options of `DynamoDBStore`. */
 export interface DynamoDBStoreOptions {
@@ -107,11 +108,11 @@ export function resolveStoreOptions(options: DynamoDBStoreOptions): ResolvedStor
       `Expected \`coalesce\` to be a boolean, got ${describeValue(options.coalesce)}`,
     );
   }
-  const stateCacheSize = positiveInteger(options, 'stateCacheSize', 10_000);
-  const ttlMarginSeconds = positiveInteger(options, 'ttlMarginSeconds', 3600);
-  const maxAttempts = positiveInteger(options, 'maxAttempts', 6);
+  const stateCacheSize = positiveInteger('stateCacheSize', options.stateCacheSize ?? 10_000);
+  const ttlMarginSeconds = positiveInteger('ttlMarginSeconds', options.ttlMarginSeconds ?? 3600);
+  const maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? 6);
   const queryPageSize =
-    options.queryPageSize === undefined ? undefined : positiveInteger(options, 'queryPageSize', 0);
+    options.queryPageSize === undefined ? undefined : positiveInteger('queryPageSize', options.queryPageSize);
   return {
     tableName,
     client: client ?? createClient(clientConfig ?? {}),
@@ -139,17 +140,6 @@ export function createClient(config: DynamoDBClientConfig): DynamoDBClient {
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50 }),
     },
   });
-}
-
-type IntegerOption = 'stateCacheSize' | 'ttlMarginSeconds' | 'maxAttempts' | 'queryPageSize';
-
-function positiveInteger(options: DynamoDBStoreOptions, field: IntegerOption, fallback: number): number {
-  const value: unknown = options[field];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw invalid(field, `Expected \`${field}\` to be a positive integer, got ${describeValue(value)}`);
-  }
-  return value;
 }
 
 function invalid(field: string, message: string): ValidationError {

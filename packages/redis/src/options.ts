@@ -1,4 +1,5 @@
 import { describeValue, ValidationError } from '@tollgate/core';
+import { positiveInteger } from '@tollgate/core/internal';
 import type { Cluster, Redis } from 'ioredis';
 
 /** An ioredis client: a single node (`new Redis(...)`) or a cluster (`new Cluster(...)`). */
@@ -72,21 +73,16 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     client,
     prefix: prefix ?? 'tollgate:',
     hashTag: hashTag ?? ((entity) => entity),
-    expiryMarginMs: positiveInteger(options, 'expiryMarginMs', 1000),
-    hourlyUsageRetentionMs: positiveInteger(options, 'hourlyUsageRetentionMs', 31 * DAY_MS),
-    dailyUsageRetentionMs: positiveInteger(options, 'dailyUsageRetentionMs', 400 * DAY_MS),
+    expiryMarginMs: positiveInteger('expiryMarginMs', options.expiryMarginMs ?? 1000),
+    hourlyUsageRetentionMs: positiveInteger(
+      'hourlyUsageRetentionMs',
+      options.hourlyUsageRetentionMs ?? 31 * DAY_MS,
+    ),
+    dailyUsageRetentionMs: positiveInteger(
+      'dailyUsageRetentionMs',
+      options.dailyUsageRetentionMs ?? 400 * DAY_MS,
+    ),
   };
-}
-
-type IntegerOption = 'expiryMarginMs' | 'hourlyUsageRetentionMs' | 'dailyUsageRetentionMs';
-
-function positiveInteger(options: RedisStoreOptions, field: IntegerOption, fallback: number): number {
-  const value: unknown = options[field];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw invalid(field, `Expected \`${field}\` to be a positive integer, got ${describeValue(value)}`);
-  }
-  return value;
 }
 
 function invalid(field: string, message: string): ValidationError {

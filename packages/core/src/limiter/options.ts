@@ -93,7 +93,8 @@ function nonNegativeNumber(field: string, value: unknown): number {
   return value;
 }
 
-function positiveInteger(field: string, value: unknown): number {
+/** A positive safe integer, or `ERR_TOLLGATE_INVALID_OPTION` naming `field` and the value. */
+export function positiveInteger(field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     throw invalid(field, `Expected \`${field}\` to be a positive integer, got ${describeValue(value)}`);
   }
