@@ -36,8 +36,10 @@ export const suites: Suite[] = [
     description:
       'Sequential admitted decisions in one process, one hot key and 100 000 keys round-robin, both libraries in the same run. ' +
       'Tollgate decides in exact BigInt nanoseconds over a store interface built for a shared database, with leases and statuses; ' +
-      'rate-limiter-flexible keeps a counter in a Map. Both run on default options; Tollgate sizes its plan and config caches for 100 000 active keys. ' +
-      'What remains of the gap is per-decision work: BigInt time arithmetic, LRU lookups of the plan and the bucket, a lease and a decision object. ' +
+      'rate-limiter-flexible keeps a counter in a Map. Both run on default options. On MemoryStore a decision is synchronous: one map lookup for the bucket, ' +
+      'config read from the store itself (no cache to miss), a bucket evicted by a CLOCK sweep only when the store is full. ' +
+      'What remains of the gap is per-decision work that rate-limiter-flexible does not do: exact BigInt time arithmetic, hourly and daily usage counters, ' +
+      'a lease that can be adjusted or refunded, and a decision object with lazily computed statuses. ' +
       'Behind a web framework the difference shrinks to the HTTP table below.',
     run: () => runCoreBench(),
     chart: (rows) =>

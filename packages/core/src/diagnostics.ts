@@ -263,6 +263,25 @@ export function traceStoreCall<T>(operation: string, call: () => Promise<T>): Pr
 }
 
 /**
+ * @internal {@link traceStoreCall} for an in-process store's synchronous call.
+ * Without subscribers it only returns `call()`.
+ */
+export function traceStoreCallSync<T>(operation: string, call: () => T): T {
+  if (!storeCalls.hasSubscribers) return call();
+  const startedAt = performance.now();
+  try {
+    const result = call();
+    storeCalls.publish(
+      diagnosticsMessages.storeCall(operation, performance.now() - startedAt, undefined, false),
+    );
+    return result;
+  } catch (error) {
+    storeCalls.publish(diagnosticsMessages.storeCall(operation, performance.now() - startedAt, error, true));
+    throw error;
+  }
+}
+
+/**
  * @internal Runs one lease settlement and publishes it on {@link LEASE_CHANNEL}.
  * Without subscribers it only returns `settle()`.
  */

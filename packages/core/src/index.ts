@@ -94,6 +94,8 @@ export type {
   Store,
   StoreCallStats,
   StoreStats,
+  SyncChargeRequest,
+  SyncLoadConfigRequest,
   UsagePage,
   UsageQuery,
   UsageSnapshot,

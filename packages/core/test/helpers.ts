@@ -1,6 +1,10 @@
 import { MemoryStore, type Store } from '@tollgate/core';
 
-/** A MemoryStore that counts calls per method, to assert round trips. */
+/**
+ * A MemoryStore that counts calls per method, to assert round trips. Its
+ * methods are wrapped, so the store offers no synchronous calls and every
+ * call is counted.
+ */
 export function countingStore(
   inner: Store = new MemoryStore({ maxKeys: 1000 }),
 ): Store & { calls: Record<string, number> } {
@@ -16,6 +20,22 @@ export function countingStore(
       };
     },
   }) as Store & { calls: Record<string, number> };
+}
+
+/**
+ * The same store seen as a remote one: not in process and without the
+ * synchronous calls, so the limiter takes the path a database store takes
+ * (deadline timers, the config and plan caches).
+ */
+export function asRemote(inner: Store = new MemoryStore({ maxKeys: 1000 })): Store {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'inProcess' || property === 'chargeSync' || property === 'loadConfigSync')
+        return undefined;
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** A store whose every call fails the given way (for unavailable / degraded paths). */

@@ -9,7 +9,7 @@ import {
 } from '@tollgate/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock, RecordingLogger } from './fake-clock.js';
-import { countingStore, failingStore } from './helpers.js';
+import { asRemote, countingStore, failingStore } from './helpers.js';
 
 function setup(limits = [Limit.perMinute('rpm', 3), Limit.perMinute('tpm', 1000)]) {
   const clock = new FakeClock();
@@ -205,11 +205,43 @@ describe('stored limits', () => {
   });
 
   it('costs no config read on a warm cache and one batch read on a miss, shared by concurrent callers', async () => {
-    const { limiter, store } = setup();
+    // A remote store: the cache exists to save its round trips.
+    const store = countingStore(asRemote());
+    const limiter = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 3)] });
     await Promise.all(Array.from({ length: 20 }, () => limiter.tryAcquire({ entity: 'k' })));
     expect(store.calls['loadConfig']).toBe(1);
     await limiter.tryAcquire({ entity: 'k' });
     expect(store.calls['loadConfig']).toBe(1);
+  });
+
+  it('on an in-process store, sees limits another limiter stored at once, without a cache to expire', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const writer = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 1)], clock: clock.read });
+    const reader = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 1)], clock: clock.read });
+    expect((await reader.tryAcquire({ entity: 'k' })).allowed).toBe(true);
+    expect((await reader.tryAcquire({ entity: 'k' })).allowed).toBe(false);
+    await writer.setLimits({ entity: 'k' }, [Limit.perMinute('rpm', 1, { burst: 5 })]);
+    expect((await reader.tryAcquire({ entity: 'k' })).allowed).toBe(true);
+    // Back to a burst of 1: the 3 minutes owed must pass before the next one.
+    await writer.deleteLimits({ entity: 'k' });
+    expect((await reader.tryAcquire({ entity: 'k' })).allowed).toBe(false);
+    clock.advance(180_000);
+    expect((await reader.tryAcquire({ entity: 'k' })).allowed).toBe(true);
+    expect((await reader.tryAcquire({ entity: 'k' })).allowed).toBe(false);
+  });
+
+  it('keeps the default resource of an entity named like an encoded bucket apart from the bucket it spells', async () => {
+    const { limiter } = setup([Limit.perMinute('rpm', 2)]);
+    // `\0` + bucketId('a', 'x') is what the store keys (a, x) by; an entity may be named exactly that.
+    const lookalike = '\u00001:ax';
+    await limiter.setLimits({ entity: lookalike }, [Limit.perMinute('rpm', 5)]);
+    await limiter.acquire({ entity: 'a', resource: 'x', consume: { rpm: 2 } });
+    expect(await limiter.available({ entity: 'a', resource: 'x' })).toEqual({ rpm: 0 });
+    expect(await limiter.available({ entity: lookalike })).toEqual({ rpm: 5 });
+    await limiter.acquire({ entity: lookalike, consume: { rpm: 1 } });
+    expect(await limiter.available({ entity: lookalike })).toEqual({ rpm: 4 });
+    expect(await limiter.available({ entity: 'a', resource: 'x' })).toEqual({ rpm: 0 });
   });
 
   it('sees its own limit changes at once, without waiting for the cache', async () => {

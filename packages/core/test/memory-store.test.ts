@@ -81,3 +81,60 @@ describe('MemoryStore eviction when full', () => {
     expect(await limiter.available({ entity: 'org' })).toEqual({ rpm: 99 });
   });
 });
+
+describe('MemoryStore state and usage', () => {
+  const signal = new AbortController().signal;
+  const rpm = Limit.perMinute('rpm', 10);
+  const charge = (store: MemoryStore, entity: string, nowNs: bigint, cost = 1) =>
+    store.charge({
+      nowNs,
+      signal,
+      buckets: [{ entity, resource: 'default', charges: [{ limit: rpm, cost }] }],
+    });
+
+  it('hands out states that keep showing the instant they were taken', async () => {
+    const store = new MemoryStore();
+    const first = await charge(store, 'k', 0n);
+    const tatAfterFirst = first.buckets[0]?.tats.get('rpm');
+    await charge(store, 'k', 0n, 3);
+    await store.adjust({
+      nowNs: 0n,
+      signal,
+      buckets: [{ entity: 'k', resource: 'default', adjustments: [{ limit: rpm, delta: 2 }] }],
+    });
+    expect(first.buckets[0]?.tats.get('rpm')).toBe(tatAfterFirst);
+    expect([...(first.buckets[0]?.tats ?? [])]).toEqual([['rpm', rpm.emissionIntervalNs]]);
+    const [now] = await store.getBuckets({ signal, keys: [{ entity: 'k', resource: 'default' }] });
+    expect(now?.tats.get('rpm')).toBe(6n * rpm.emissionIntervalNs);
+    // A copy a caller makes (as the limiter does for its deny cache) keeps the map.
+    expect(new Map({ ...now! }.tats)).toEqual(new Map([['rpm', 6n * rpm.emissionIntervalNs]]));
+  });
+
+  it('keeps the usage of evicted buckets, and one snapshot per window when a key comes back', async () => {
+    const store = new MemoryStore({ maxKeys: 2 });
+    const hourNs = 3_600_000_000_000n;
+    const start = 10n * hourNs;
+    await charge(store, 'k', start, 2);
+    // Two more keys push `k` (idle again after a minute) out of the store.
+    await charge(store, 'a', start + 60_000_000_000n);
+    await charge(store, 'b', start + 120_000_000_000n);
+    expect(store.size).toBe(2);
+    await charge(store, 'k', start + 180_000_000_000n, 3);
+    const { snapshots } = await store.getUsage({ entity: 'k', window: 'hour' });
+    expect(snapshots).toEqual([
+      {
+        entity: 'k',
+        resource: 'default',
+        window: 'hour',
+        start: Number(start / 1_000_000n),
+        consumed: { rpm: 5 },
+      },
+    ]);
+    // The next hour starts a new snapshot; the last one is kept.
+    await charge(store, 'k', start + hourNs, 1);
+    const { snapshots: both } = await store.getUsage({ entity: 'k', window: 'hour' });
+    expect(both.map((snapshot) => snapshot.consumed)).toEqual([{ rpm: 5 }, { rpm: 1 }]);
+    const { snapshots: days } = await store.getUsage({ entity: 'k', window: 'day' });
+    expect(days.map((snapshot) => snapshot.consumed)).toEqual([{ rpm: 6 }]);
+  });
+});

@@ -252,6 +252,61 @@ describe('an abort or deadline during a store call', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
   });
 
+  it.each(['chargeSync', 'loadConfigSync'])(
+    'reports an in-process store whose %s throws as unavailable, and admits degraded under allow',
+    async (method) => {
+      const broken = new Proxy(new MemoryStore(), {
+        get(target, property) {
+          if (property === method) {
+            return () => {
+              throw new Error('bug in an in-process store');
+            };
+          }
+          // Read off the store itself, so its other synchronous call stays on offer.
+          const value = Reflect.get(target, property);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const blocking = new RateLimiter({ store: broken, limits });
+      await expect(blocking.tryAcquire({ entity: 'k' })).rejects.toMatchObject({
+        code: 'ERR_TOLLGATE_UNAVAILABLE',
+        cause: { message: 'bug in an in-process store' },
+      });
+      const allowing = new RateLimiter({
+        store: broken,
+        limits,
+        onUnavailable: 'allow',
+        logger: new RecordingLogger(),
+      });
+      expect(await allowing.tryAcquire({ entity: 'k' })).toMatchObject({ allowed: true, degraded: true });
+    },
+  );
+
+  it('calls a MemoryStore whose charge was replaced through the replacement, not its synchronous path', async () => {
+    class FlakyStore extends MemoryStore {
+      down = true;
+      override async charge(request: Parameters<MemoryStore['charge']>[0]) {
+        if (this.down) throw new Error('connect ECONNREFUSED');
+        return super.charge(request);
+      }
+    }
+    const subclassed = new FlakyStore();
+    expect(subclassed.chargeSync).toBeUndefined();
+    const limiter = new RateLimiter({ store: subclassed, limits });
+    await expect(limiter.tryAcquire({ entity: 'k' })).rejects.toMatchObject({
+      code: 'ERR_TOLLGATE_UNAVAILABLE',
+    });
+    subclassed.down = false;
+    expect((await limiter.tryAcquire({ entity: 'k' })).allowed).toBe(true);
+
+    const patched = new MemoryStore();
+    patched.charge = () => Promise.reject(new Error('connection refused'));
+    const patchedLimiter = new RateLimiter({ store: patched, limits });
+    await expect(patchedLimiter.tryAcquire({ entity: 'k' })).rejects.toMatchObject({
+      code: 'ERR_TOLLGATE_UNAVAILABLE',
+    });
+  });
+
   it('refuses a signal that is not an AbortSignal', async () => {
     const limiter = new RateLimiter({ store: new MemoryStore(), limits });
     const signal = { aborted: false } as unknown as AbortSignal;

@@ -43,7 +43,8 @@ export class Lease implements AsyncDisposable {
   readonly degraded: boolean;
   private readonly init: LeaseInit;
   private zipped: readonly LeaseBucket[] | undefined;
-  private readonly pending = new Map<string, number>();
+  /** Adjustments not yet written, per limit name; made on the first `adjust` (most leases have none). */
+  private pending: Map<string, number> | undefined;
   private readonly settler: LeaseSettler;
   /** Set synchronously by the first settle call, so a racing one can never write again. */
   private settlement: Settlement | undefined;
@@ -76,7 +77,7 @@ export class Lease implements AsyncDisposable {
   get consumed(): Consumption {
     const totals: Record<string, number> = Object.create(null);
     for (const { limit, cost } of this.charged[0]?.charges ?? []) totals[limit.name] = cost;
-    for (const [name, delta] of this.pending) totals[name] = (totals[name] ?? 0) + delta;
+    for (const [name, delta] of this.pending ?? []) totals[name] = (totals[name] ?? 0) + delta;
     return totals;
   }
 
@@ -116,7 +117,9 @@ export class Lease implements AsyncDisposable {
         );
       }
     }
-    for (const [name, change] of changes) this.pending.set(name, (this.pending.get(name) ?? 0) + change);
+    this.pending ??= new Map();
+    const pending = this.pending;
+    for (const [name, change] of changes) pending.set(name, (pending.get(name) ?? 0) + change);
   }
 
   /**
@@ -127,7 +130,9 @@ export class Lease implements AsyncDisposable {
    */
   commit(): Promise<void> {
     return this.settle('commit', () =>
-      this.pending.size === 0 ? [] : this.adjustments((name) => this.pending.get(name) ?? 0),
+      this.pending === undefined || this.pending.size === 0
+        ? []
+        : this.adjustments((name) => this.pending?.get(name) ?? 0),
     );
   }
 

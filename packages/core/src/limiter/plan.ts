@@ -1,16 +1,43 @@
 import { ValidationError } from '../errors.js';
 import type { Limit } from '../limit.js';
-import type { BucketCharge, LimitScope } from '../store/store.js';
+import type { BucketCharge, LimitCharge, LimitScope } from '../store/store.js';
 import type { Consumption } from '../types.js';
 import type { ConfigView } from './config-cache.js';
 import { validateConsumption } from './validation.js';
 
-/** One bucket an acquire touches: the entity's own (depth 0) or an ancestor's. */
-export interface PlannedBucket {
-  readonly entity: string;
-  readonly resource: string;
+/**
+ * One bucket an acquire touches: the entity's own (depth 0) or an ancestor's.
+ * It is also the default charge of that bucket (1 of every limit), so an
+ * acquire without `consume` hands the plan itself to the store.
+ */
+export interface PlannedBucket extends BucketCharge {
   readonly depth: number;
   readonly limits: readonly Limit[];
+}
+
+const unitCharges = new WeakMap<Limit, LimitCharge>();
+
+/** 1 of every limit in `limits` (one shared, frozen charge object per limit). */
+export function unitChargesOf(limits: readonly Limit[]): readonly LimitCharge[] {
+  return limits.map((limit) => {
+    let charge = unitCharges.get(limit);
+    if (charge === undefined) {
+      charge = Object.freeze({ limit, cost: 1 });
+      unitCharges.set(limit, charge);
+    }
+    return charge;
+  });
+}
+
+/** A planned bucket of `limits`, whose default charge is 1 of each (`charges`, when already built). */
+export function plannedBucket(
+  entity: string,
+  resource: string,
+  depth: number,
+  limits: readonly Limit[],
+  charges: readonly LimitCharge[] = unitChargesOf(limits),
+): PlannedBucket {
+  return { entity, resource, depth, limits, charges };
 }
 
 /** Longest parent chain followed; deeper hierarchies are a configuration error. */
@@ -38,16 +65,9 @@ export function limitsFor(
   return defaults;
 }
 
-const defaultChargesByPlan = new WeakMap<readonly PlannedBucket[], BucketCharge[]>();
-
-/** 1 of every limit of every bucket, computed once per (cached) plan. */
-export function defaultCharges(buckets: readonly PlannedBucket[]): BucketCharge[] {
-  let charges = defaultChargesByPlan.get(buckets);
-  if (charges === undefined) {
-    charges = chargesFor(buckets, undefined);
-    defaultChargesByPlan.set(buckets, charges);
-  }
-  return charges;
+/** 1 of every limit of every bucket: the plan is its own default charge. */
+export function defaultCharges(buckets: readonly PlannedBucket[]): readonly BucketCharge[] {
+  return buckets;
 }
 
 /**
@@ -59,14 +79,8 @@ export function defaultCharges(buckets: readonly PlannedBucket[]): BucketCharge[
 export function chargesFor(
   buckets: readonly PlannedBucket[],
   consume: Consumption | undefined,
-): BucketCharge[] {
-  if (consume === undefined) {
-    return buckets.map((bucket) => ({
-      entity: bucket.entity,
-      resource: bucket.resource,
-      charges: bucket.limits.map((limit) => ({ limit, cost: 1 })),
-    }));
-  }
+): readonly BucketCharge[] {
+  if (consume === undefined) return buckets;
   const costs = validateConsumption(consume, 'consume');
   for (const name of costs.keys()) {
     if (!buckets.some((bucket) => bucket.limits.some((limit) => limit.name === name))) {

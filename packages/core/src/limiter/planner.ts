@@ -1,10 +1,23 @@
 import { LRUCache } from 'lru-cache';
 import { ValidationError } from '../errors.js';
-import type { Limit } from '../limit.js';
-import { bucketId, type LimitScope, type LoadedConfig } from '../store/store.js';
+import { Limit, type LimitDefinition } from '../limit.js';
+import {
+  compactBucketId,
+  type LimitCharge,
+  type LimitScope,
+  type LoadedConfig,
+  scopeKey,
+} from '../store/store.js';
 import type { MonotonicClock } from './clock.js';
 import { ConfigCache, type ConfigView } from './config-cache.js';
-import { limitsFor, MAX_CASCADE_DEPTH, type PlannedBucket, scopesOf } from './plan.js';
+import {
+  limitsFor,
+  MAX_CASCADE_DEPTH,
+  type PlannedBucket,
+  plannedBucket,
+  scopesOf,
+  unitChargesOf,
+} from './plan.js';
 
 /** Reads entity records and limit sets from the store (through the limiter's deadline). */
 export type ConfigLoader = (
@@ -26,6 +39,24 @@ export interface PlannerOptions {
   /** The limiter's monotonic time (plan expiry against the `now` a decision reads). */
   readonly time: MonotonicClock;
   readonly load: ConfigLoader;
+  /**
+   * An in-process store's synchronous read, when it has one. Planning then
+   * needs no await and caches nothing: the store's own maps are as cheap as
+   * a cache and never stale.
+   */
+  readonly loadSync?: ((entityIds: string[], scopes: LimitScope[]) => LoadedConfig) | undefined;
+}
+
+/** The config one planning step asks for: one entity and its scopes. */
+interface ConfigRequest {
+  readonly entityIds: string[];
+  readonly scopes: LimitScope[];
+}
+
+/** A plan as resolved from config, with the clock reading its oldest config was read at. */
+interface ResolvedPlan {
+  readonly buckets: PlannedBucket[];
+  readonly loadedAt: number;
 }
 
 /** Config cache entries per plan: the entity record, its two own scopes, and a share of the shared ones. */
@@ -52,19 +83,30 @@ export class Planner {
    */
   private readonly plans: LRUCache<string, CachedPlan> | undefined;
   private configGeneration = 0;
+  /** 1 of every default limit, shared by every plan made of the defaults alone. */
+  private readonly defaultCharges: readonly LimitCharge[];
 
   constructor(private readonly options: PlannerOptions) {
     const { ttlMs, maxPlans, clock } = options;
+    this.defaultCharges = unitChargesOf(options.defaults);
     // A plan is built from up to four config entries (entity record, entity scopes, shared scopes).
     this.config = new ConfigCache(ttlMs, maxPlans * CONFIG_ENTRIES_PER_PLAN, clock);
     // No lru-cache TTL here: expiry is checked against the `now` each decision reads anyway.
-    this.plans = ttlMs > 0 ? new LRUCache({ max: maxPlans }) : undefined;
+    // An in-process store's config is as cheap to read as a cache and never stale: no plan cache.
+    this.plans = ttlMs > 0 && options.loadSync === undefined ? new LRUCache({ max: maxPlans }) : undefined;
   }
 
   /** The cached plan of (entity, resource), if any: the hot path needs no await for it. */
   cached(entity: string, resource: string): PlannedBucket[] | undefined {
-    const cached = this.plans?.get(bucketId({ entity, resource }));
+    // Empty when every plan so far was defaults on an in-process store: skip the lookup.
+    if (this.plans === undefined || this.plans.size === 0) return undefined;
+    const cached = this.plans.get(compactBucketId(entity, resource));
     return cached !== undefined && cached.expiresAt > this.options.time.latestMs ? cached.buckets : undefined;
+  }
+
+  /** True when plans can be resolved without I/O ({@link planSync} answers). */
+  get synchronous(): boolean {
+    return this.options.loadSync !== undefined;
   }
 
   /** The buckets an acquire touches, from the plan cache when possible. */
@@ -74,20 +116,48 @@ export class Planner {
     override: readonly Limit[] | undefined,
     signal?: AbortSignal,
   ): Promise<PlannedBucket[]> {
+    if (this.options.loadSync !== undefined) return this.planSync(entity, resource, override);
     if (override !== undefined || this.plans === undefined)
       return (await this.resolve(entity, resource, override, signal)).buckets;
-    const key = bucketId({ entity, resource });
     this.options.time.nowNs();
     const cached = this.cached(entity, resource);
     if (cached) return cached;
     const generation = this.configGeneration;
-    const planned = await this.resolve(entity, resource, undefined, signal);
-    // A plan lives no longer than the oldest config entry it was built from.
-    const expiresAt = planned.loadedAt + this.options.ttlMs;
-    if (generation === this.configGeneration && expiresAt > this.options.clock()) {
-      this.plans.set(key, { buckets: planned.buckets, expiresAt });
+    return this.remember(
+      entity,
+      resource,
+      generation,
+      await this.resolve(entity, resource, undefined, signal),
+    );
+  }
+
+  /**
+   * {@link plan} without an await, for an in-process store with a synchronous
+   * read (check {@link synchronous} first). Its config is read on every call,
+   * never cached: a map lookup in the store costs no more than a cache's, and
+   * is never stale. Most keys have nothing stored, and their plan is built
+   * from the defaults without a walk.
+   */
+  planSync(entity: string, resource: string, override: readonly Limit[] | undefined): PlannedBucket[] {
+    const loadSync = this.options.loadSync;
+    if (loadSync === undefined) throw new TypeError('planSync needs a store with loadConfigSync');
+    let first: LoadedConfig | undefined;
+    if (override === undefined && this.options.defaults.length > 0) {
+      first = loadSync([entity], scopesOf(entity, resource));
+      // Most keys have nothing stored: their plan is the defaults, and the walk ends here.
+      if (isEmpty(first)) {
+        return [plannedBucket(entity, resource, 0, this.options.defaults, this.defaultCharges)];
+      }
     }
-    return planned.buckets;
+    const steps = this.steps(entity, resource, override);
+    let step = steps.next();
+    while (step.done !== true) {
+      const { entityIds, scopes } = step.value;
+      const loaded = first ?? loadSync(entityIds, scopes);
+      first = undefined;
+      step = steps.next(storeView(loaded));
+    }
+    return step.value.buckets;
   }
 
   /** This limiter stored an entity: drop its cached record and every plan. */
@@ -115,13 +185,49 @@ export class Planner {
     this.plans?.clear();
   }
 
-  /** The buckets an acquire touches: the entity's, then each cascading ancestor's. */
+  /** Caches a freshly resolved plan, unless config changed while it was read or it is already too old. */
+  private remember(
+    entity: string,
+    resource: string,
+    generation: number,
+    planned: ResolvedPlan,
+  ): PlannedBucket[] {
+    // A plan lives no longer than the oldest config entry it was built from.
+    const expiresAt = planned.loadedAt + this.options.ttlMs;
+    if (generation === this.configGeneration && expiresAt > this.options.clock()) {
+      this.plans?.set(compactBucketId(entity, resource), { buckets: planned.buckets, expiresAt });
+    }
+    return planned.buckets;
+  }
+
+  /** Resolves a plan through the config cache, awaiting the store for what it misses. */
   private async resolve(
     entity: string,
     resource: string,
     override: readonly Limit[] | undefined,
     signal?: AbortSignal,
-  ): Promise<{ buckets: PlannedBucket[]; loadedAt: number }> {
+  ): Promise<ResolvedPlan> {
+    const steps = this.steps(entity, resource, override);
+    let step = steps.next();
+    while (step.done !== true) {
+      const { entityIds, scopes } = step.value;
+      step = steps.next(
+        await this.config.view(entityIds, scopes, (ids, missing) => this.options.load(ids, missing, signal)),
+      );
+    }
+    return step.value;
+  }
+
+  /**
+   * The buckets an acquire touches: the entity's, then each cascading
+   * ancestor's. Yields the config each level needs and is handed its view, so
+   * the same walk serves the awaiting and the synchronous planners.
+   */
+  private *steps(
+    entity: string,
+    resource: string,
+    override: readonly Limit[] | undefined,
+  ): Generator<ConfigRequest, ResolvedPlan, ConfigView> {
     const buckets: PlannedBucket[] = [];
     let loadedAt = Number.POSITIVE_INFINITY;
     const seen = new Set<string>();
@@ -136,9 +242,7 @@ export class Planner {
           ? []
           : scopesOf(current, resource)
         : scopesOf(current, resource).slice(0, 2);
-      const view: ConfigView = await this.config.view([current], scopes, (ids, missing) =>
-        this.options.load(ids, missing, signal),
-      );
+      const view: ConfigView = yield { entityIds: [current], scopes };
       loadedAt = Math.min(loadedAt, view.loadedAt);
       const limits = own
         ? (override ?? limitsFor(view, current, resource, this.options.defaults))
@@ -159,7 +263,7 @@ export class Planner {
           'limits',
         );
       }
-      if (limits.length > 0) buckets.push({ entity: current, resource, depth, limits });
+      if (limits.length > 0) buckets.push(plannedBucket(current, resource, depth, limits));
       const record = view.entity(current);
       const parent: string | undefined = record?.cascade ? record.parent : undefined;
       current =
@@ -167,4 +271,48 @@ export class Planner {
     }
     return { buckets, loadedAt };
   }
+}
+
+/**
+ * Limits built from a stored set, once per set: an in-process store hands out
+ * the same array until the set is replaced, so planning converts nothing twice.
+ */
+const limitsBySet = new WeakMap<readonly LimitDefinition[], readonly Limit[]>();
+
+function limitsOf(definitions: readonly LimitDefinition[]): readonly Limit[] {
+  let limits = limitsBySet.get(definitions);
+  if (limits === undefined) {
+    limits = Object.freeze(definitions.map((definition) => Limit.fromDefinition(definition)));
+    limitsBySet.set(definitions, limits);
+  }
+  return limits;
+}
+
+/** True when the store holds nothing for the entity and scopes asked about. */
+function isEmpty(loaded: LoadedConfig): boolean {
+  return loaded.entities.size === 0 && loaded.limits.size === 0;
+}
+
+const NO_LIMITS = new Map<string, readonly Limit[]>();
+
+/** A config view straight over a store's answer (the in-process path, no cache: never stale). */
+function storeView(loaded: LoadedConfig): ConfigView {
+  const { entities, limits } = loaded;
+  const converted = limits.size === 0 ? NO_LIMITS : new Map<string, readonly Limit[]>();
+  return {
+    entity: (id) => entities.get(id) ?? null,
+    limits: (scope) => {
+      if (limits.size === 0) return null;
+      const key = scopeKey(scope);
+      let set = converted.get(key);
+      if (set === undefined) {
+        const definitions = limits.get(key);
+        if (definitions === undefined) return null;
+        set = limitsOf(definitions);
+        converted.set(key, set);
+      }
+      return set;
+    },
+    loadedAt: Number.POSITIVE_INFINITY,
+  };
 }

@@ -1,4 +1,4 @@
-import { decisionsObserved, storeCallsObserved, traceDecision } from '../diagnostics.js';
+import { decisionsObserved, storeCallsObserved, traceDecision, traceStoreCallSync } from '../diagnostics.js';
 import { isRateLimiterUnavailable } from '../errors.js';
 import type { Limit } from '../limit.js';
 import { availableTokens, waitNs } from '../math/gcra.js';
@@ -10,7 +10,10 @@ import type {
   ChargeResult,
   EntityRecord,
   LimitScope,
+  LoadedConfig,
   Store,
+  SyncChargeRequest,
+  SyncLoadConfigRequest,
   UsageSnapshot,
 } from '../store/store.js';
 import type { Consumption } from '../types.js';
@@ -37,6 +40,12 @@ import type {
 import { validateOverride, validateSignal, validateTarget, validateWait } from './validation.js';
 import { noteLimiterConstructed } from './warnings.js';
 
+/** True when some bucket has something to take (a `consume` of all zeros takes nothing). */
+function hasCharges(charges: readonly BucketCharge[]): boolean {
+  for (const bucket of charges) if (bucket.charges.length > 0) return true;
+  return false;
+}
+
 /**
  * Decides whether an entity may spend tokens now, for every limit that applies
  * to it (and to its ancestors, with cascade), atomically.
@@ -58,6 +67,9 @@ export class RateLimiter {
   private readonly planner: Planner;
   private readonly admin: Administration;
   private readonly denied: DenyCache | undefined;
+  /** The store, when it answers charges and config reads synchronously in process (MemoryStore). */
+  /** The store's synchronous charge, when it is in process and has one (MemoryStore). */
+  private readonly chargeNow: ((request: SyncChargeRequest) => ChargeResult) | undefined;
   /** Lease writes and late refunds under way, awaited by `close()` so a shutdown loses no refund. */
   private readonly settling = new Set<Promise<unknown>>();
   private unavailableWarned = false;
@@ -67,6 +79,13 @@ export class RateLimiter {
     const { clock, configCacheTtlMs, configCacheMaxEntries, store } = this.options;
     this.time = new MonotonicClock(clock);
     this.denied = this.options.denyCache ? new DenyCache(this.options.denyCacheMaxEntries) : undefined;
+    // Read once: a store offers its synchronous calls only while they stand for its async ones.
+    const { chargeSync, loadConfigSync } = store;
+    const synchronous = store.inProcess === true && chargeSync !== undefined && loadConfigSync !== undefined;
+    this.chargeNow = synchronous ? (request) => chargeSync.call(store, request) : undefined;
+    const loadConfigNow = synchronous
+      ? (request: SyncLoadConfigRequest) => loadConfigSync.call(store, request)
+      : undefined;
     this.planner = new Planner({
       defaults: this.options.limits,
       ttlMs: configCacheTtlMs,
@@ -79,6 +98,10 @@ export class RateLimiter {
           (storeSignal) => store.loadConfig({ entityIds, scopes, signal: storeSignal }),
           signal,
         ),
+      loadSync:
+        loadConfigNow === undefined
+          ? undefined
+          : (entityIds, scopes) => this.readConfigNow(loadConfigNow, entityIds, scopes),
     });
     this.admin = new Administration({
       store,
@@ -129,16 +152,24 @@ export class RateLimiter {
     const resource = validateTarget(entity, request.resource);
     const override = validateOverride(request.limits);
     validateSignal(signal, 'signal');
+    // An in-process store with synchronous calls decides without an await,
+    // unless there is a signal to honour or store calls are being traced.
+    const chargeNow = signal === undefined && !storeCallsObserved() ? this.chargeNow : undefined;
+    const sync = chargeNow !== undefined;
     let nowNs = this.time.nowNs();
     let buckets = override === undefined ? this.planner.cached(entity, resource) : undefined;
     if (buckets === undefined) {
       try {
-        buckets = await this.planner.plan(entity, resource, override, signal);
+        buckets = sync
+          ? this.planner.planSync(entity, resource, override)
+          : await this.planner.plan(entity, resource, override, signal);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         return this.degradeOrThrow(error, entity, resource);
       }
-      nowNs = this.time.nowNs(); // planning awaited the store: decide at the time of the charge
+      // Planning awaited the store: decide at the time of the charge. (A clock read costs
+      // more than the rest of an in-process decision, so the synchronous path reads it once.)
+      if (!sync) nowNs = this.time.nowNs();
     }
     const charges =
       request.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, request.consume);
@@ -151,8 +182,13 @@ export class RateLimiter {
     let result: ChargeResult;
     try {
       const { store } = this.options;
-      if (!charges.some((bucket) => bucket.charges.length > 0)) {
+      if (!hasCharges(charges)) {
         result = { admitted: true, buckets: await this.readBuckets(charges, signal) };
+      } else if (chargeNow !== undefined) {
+        result = chargeNow({
+          nowNs,
+          buckets: charges,
+        });
       } else if (store.inProcess === true && signal === undefined && !storeCallsObserved()) {
         // No I/O to time out: skip the deadline timer on the hot path (errors are still mapped).
         result = await store.charge({ nowNs, buckets: charges, signal: NEVER_ABORTED });
@@ -389,6 +425,19 @@ export class RateLimiter {
     return degradedDecision(
       new Lease({ entity, resource, buckets: [], charges: [], settler: this, degraded: true }),
     );
+  }
+
+  /** An in-process store's config read: traced when observed, and a failure is "unavailable". */
+  private readConfigNow(
+    load: (request: SyncLoadConfigRequest) => LoadedConfig,
+    entityIds: string[],
+    scopes: LimitScope[],
+  ): LoadedConfig {
+    try {
+      return traceStoreCallSync('loadConfig', () => load({ entityIds, scopes }));
+    } catch (error) {
+      throw asStoreFailure('loadConfig', error);
+    }
   }
 
   private readBuckets(

@@ -74,13 +74,17 @@ export interface RateLimiterOptions {
   timeoutMs?: number;
   /** Clock in ms since the epoch (may be fractional); default `Date.now`. */
   clock?: () => number;
-  /** How long stored limits and entities are cached, in ms (default 10 000; 0 disables). */
+  /**
+   * How long stored limits and entities of a shared store are cached, in ms
+   * (default 10 000; 0 disables). An in-process store (`MemoryStore`) is read
+   * directly on every decision: nothing to cache, nothing stale.
+   */
   configCacheTtlMs?: number;
   /**
-   * Most (entity, resource) plans cached (default 100 000, as many as
-   * `MemoryStore` keeps buckets); the config cache behind them holds up to
-   * four entries per plan. Size it to the keys active within the TTL: a plan
-   * that falls out costs a config read (on DynamoDB, one BatchGetItem).
+   * Most (entity, resource) plans cached for a shared store (default
+   * 100 000); the config cache behind them holds up to four entries per plan.
+   * Size it to the keys active within the TTL: a plan that falls out costs a
+   * config read (on DynamoDB, one BatchGetItem).
    */
   configCacheMaxEntries?: number;
   /** Answer repeated rejections locally until their wait ends (default true). */

@@ -21,7 +21,8 @@ export function startOf(tat: bigint | undefined, nowNs: bigint): bigint {
 
 /** c·T: the time a cost of `cost` tokens occupies. */
 export function costNs(limit: GcraLimit, cost: number): bigint {
-  return BigInt(cost) * limit.emissionIntervalNs;
+  // One token is the common case: skip the conversion and the product.
+  return cost === 1 ? limit.emissionIntervalNs : BigInt(cost) * limit.emissionIntervalNs;
 }
 
 /** True iff `cost` tokens can be taken now. */
@@ -37,6 +38,20 @@ export function isAdmissible(
 /** The new `tat` after admitting `cost` tokens (check {@link isAdmissible} first). */
 export function chargedTat(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit, cost: number): bigint {
   return startOf(tat, nowNs) + costNs(limit, cost);
+}
+
+/**
+ * The new `tat` after taking `cost` tokens, or undefined when they are not
+ * admissible now: {@link isAdmissible} and {@link chargedTat} in one pass.
+ */
+export function tryChargeTat(
+  tat: bigint | undefined,
+  nowNs: bigint,
+  limit: GcraLimit,
+  cost: number,
+): bigint | undefined {
+  const next = startOf(tat, nowNs) + costNs(limit, cost);
+  return next - nowNs <= limit.tauNs ? next : undefined;
 }
 
 /** Nanoseconds until `cost` tokens are admissible; 0 if they are now. */

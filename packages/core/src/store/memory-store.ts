@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { EntityError } from '../errors.js';
 import type { LimitDefinition } from '../limit.js';
-import { adjustedTat, chargedTat, isAdmissible } from '../math/gcra.js';
+import { adjustedTat, tryChargeTat } from '../math/gcra.js';
 import {
   type AdjustRequest,
   type BucketKey,
@@ -9,13 +9,17 @@ import {
   bucketId,
   type ChargeRequest,
   type ChargeResult,
+  compactBucketId,
   type EntityRecord,
   type GetBucketsRequest,
   type LimitScope,
   type LoadConfigRequest,
   type LoadedConfig,
   type Store,
+  type StoreCallStats,
   type StoreStats,
+  type SyncChargeRequest,
+  type SyncLoadConfigRequest,
   scopeKey,
   type UsageQuery,
   type UsageSnapshot,
@@ -27,9 +31,9 @@ import { usageWindowMs } from './usage-windows.js';
 export interface MemoryStoreOptions {
   /**
    * Most buckets kept (default 100 000). When full, each new bucket evicts one
-   * of the 32 least recently used: an idle one (full again, so nothing is
-   * lost) if any, else the one owing the least time (earliest `tat`), so
-   * buckets in debt are kept longest. See docs/concepts.md, "MemoryStore under
+   * of the next 32 not used since the eviction hand last passed them: an idle
+   * one (full again, so nothing is lost) if any, else the one owing the least
+   * time (earliest `tat`), so buckets in debt are kept longest. See docs/concepts.md, "MemoryStore under
    * a key flood", for what a flood of new keys can and cannot do.
    */
   maxKeys?: number;
@@ -37,7 +41,15 @@ export interface MemoryStoreOptions {
 
 interface MemoryBucket {
   readonly entity: string;
-  readonly tats: Map<string, bigint>;
+  /**
+   * Limit names and their `tat`s, index-aligned. Both arrays are replaced on
+   * every write, never changed in place, so a state handed out keeps showing
+   * the instant it was taken without a copy.
+   */
+  names: readonly string[];
+  tats: readonly bigint[];
+  /** Set by every charge or adjust, cleared by the eviction hand as it passes (a second chance). */
+  used: boolean;
   /** The usage entries of the current hour and day, kept here so that charges skip the lookup. */
   hour?: UsageEntry | undefined;
   day?: UsageEntry | undefined;
@@ -76,8 +88,11 @@ const EVICTION_SAMPLE = 32;
  * the least time, so forgetting it admits the least). A bucket in debt is
  * evicted only when each of the other 31 owes at least as much, so it
  * outlives any number of keys charged less than it owes whenever one of them
- * is compared with it. Buckets compared and kept move to the recent end, so
- * the next insert compares others rather than the same deep debtors.
+ * is compared with it. Which buckets are compared is a CLOCK sweep: a hand
+ * walks the buckets in turn, passing over (and unmarking) those used since it
+ * last came by, so recently used buckets are not compared, and the next insert
+ * compares the buckets after the last ones, not the same deep debtors again.
+ * A charge costs one map lookup and one flag; config reads are map lookups.
  *
  * @example
  * const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 100_000 }), limits: [Limit.perMinute('rpm', 60)] });
@@ -85,77 +100,125 @@ const EVICTION_SAMPLE = 32;
 export class MemoryStore implements Store {
   /** Answers in process: the limiter skips per-call deadline timers. */
   readonly inProcess = true;
-  private readonly buckets: LRUCache<string, MemoryBucket>;
+  /** Buckets by `compactBucketId`, in insertion order, which the eviction hand walks round. */
+  private readonly buckets = new Map<string, MemoryBucket>();
+  private readonly maxKeys: number;
+  /** Where the eviction hand is: the next bucket it looks at (a new walk starts when it runs out). */
+  private hand: Iterator<[string, MemoryBucket]> | undefined;
   private readonly entities = new Map<string, EntityRecord>();
   private readonly children = new Map<string, Set<string>>();
   private readonly limitSets = new Map<string, { scope: LimitScope; limits: readonly LimitDefinition[] }>();
+  /**
+   * Usage entries no bucket holds any more: windows that ended, and the
+   * windows of evicted or deleted buckets. A bucket keeps its current hour and
+   * day itself, so charges and new keys never touch this cache.
+   */
   private readonly usage: LRUCache<string, UsageEntry>;
-  private readonly counters: StoreStats = {};
+  private readonly counters = new Map<string, StoreCallStats>();
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxKeys = options.maxKeys ?? 100_000;
     if (!Number.isInteger(maxKeys) || maxKeys <= 0) {
       throw new TypeError(`Expected \`maxKeys\` to be a positive integer, got \`${String(maxKeys)}\``);
     }
-    this.buckets = new LRUCache({ max: maxKeys });
+    this.maxKeys = maxKeys;
     this.usage = new LRUCache({ max: maxKeys * 2 });
   }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
+    return this.chargeNow(request);
+  }
+
+  /**
+   * {@link charge} without a promise, for the limiter's fast path; undefined
+   * once `charge` has been replaced (by a subclass, or on the instance, to
+   * fail, delay or count it), so that the replacement is what gets called.
+   */
+  get chargeSync(): ((request: SyncChargeRequest) => ChargeResult) | undefined {
+    return this.charge === MemoryStore.prototype.charge ? this.chargeNow : undefined;
+  }
+
+  /** {@link loadConfig} without a promise; undefined once `loadConfig` has been replaced (see {@link chargeSync}). */
+  get loadConfigSync(): ((request: SyncLoadConfigRequest) => LoadedConfig) | undefined {
+    return this.loadConfig === MemoryStore.prototype.loadConfig ? this.loadConfigNow : undefined;
+  }
+
+  private readonly chargeNow = (request: SyncChargeRequest): ChargeResult => {
     this.count('charge');
     const { nowNs, buckets } = request;
-    const current: Array<MemoryBucket | undefined> = [];
-    let admitted = true;
-    for (const bucket of buckets) {
-      const stored = this.buckets.get(bucketId(bucket));
-      current.push(stored);
+    const count = buckets.length;
+    const current = count === 1 ? undefined : new Array<MemoryBucket | undefined>(count);
+    let single: MemoryBucket | undefined;
+    // First pass: every charge must be admissible; the new tats wait in `next`.
+    const next: Array<bigint | undefined> = [];
+    for (let index = 0; index < count; index += 1) {
+      const bucket = buckets[index]!;
+      const stored = this.use(compactBucketId(bucket.entity, bucket.resource));
+      if (current === undefined) single = stored;
+      else current[index] = stored;
       for (const { limit, cost } of bucket.charges) {
-        if (!isAdmissible(stored?.tats.get(limit.name), nowNs, limit, cost)) admitted = false;
+        const tat = tryChargeTat(
+          stored === undefined ? undefined : tatOf(stored, limit.name),
+          nowNs,
+          limit,
+          cost,
+        );
+        if (tat === undefined) {
+          return {
+            admitted: false,
+            buckets: buckets.map((key, at) => stateOf(key, current === undefined ? single : current[at])),
+          };
+        }
+        next.push(tat);
       }
     }
-    if (!admitted) {
-      return { admitted, buckets: buckets.map((bucket, index) => snapshot(bucket, current[index])) };
-    }
-    const states: BucketState[] = [];
-    for (const [index, bucket] of buckets.entries()) {
-      const stored = current[index] ?? this.insertBucket(bucket, nowNs, buckets);
-      const [hour, day] = this.usageEntries(bucket, stored, nowNs);
+    const states = new Array<BucketState>(count);
+    let taken = 0;
+    for (let index = 0; index < count; index += 1) {
+      const bucket = buckets[index]!;
+      const stored =
+        (current === undefined ? single : current[index]) ?? this.insertBucket(bucket, nowNs, buckets);
+      const { hour, day } = this.currentUsage(bucket, stored, nowNs);
       for (const { limit, cost } of bucket.charges) {
-        stored.tats.set(limit.name, chargedTat(stored.tats.get(limit.name), nowNs, limit, cost));
+        setTat(stored, limit.name, next[taken++]);
         addTokens(hour.consumed, limit.name, cost);
         addTokens(day.consumed, limit.name, cost);
       }
-      states.push(snapshot(bucket, stored));
+      states[index] = stateOf(bucket, stored);
     }
-    return { admitted, buckets: states };
-  }
+    return { admitted: true, buckets: states };
+  };
 
   async adjust(request: AdjustRequest): Promise<void> {
     this.count('adjust');
     const { nowNs } = request;
     for (const bucket of request.buckets) {
-      const stored = this.buckets.get(bucketId(bucket)) ?? this.insertBucket(bucket, nowNs, request.buckets);
-      const usage = this.usageEntries(bucket, stored, nowNs);
+      const stored =
+        this.use(compactBucketId(bucket.entity, bucket.resource)) ??
+        this.insertBucket(bucket, nowNs, request.buckets);
+      const { hour, day } = this.currentUsage(bucket, stored, nowNs);
       for (const { limit, delta } of bucket.adjustments) {
-        const tat = adjustedTat(stored.tats.get(limit.name), nowNs, limit, delta);
-        if (tat === undefined) stored.tats.delete(limit.name);
-        else stored.tats.set(limit.name, tat);
-        for (const entry of usage) addTokens(entry.consumed, limit.name, delta);
+        setTat(stored, limit.name, adjustedTat(tatOf(stored, limit.name), nowNs, limit, delta));
+        addTokens(hour.consumed, limit.name, delta);
+        addTokens(day.consumed, limit.name, delta);
       }
     }
   }
 
   async getBuckets(request: GetBucketsRequest): Promise<BucketState[]> {
     this.count('getBuckets');
-    return request.keys.map((key) => ({
-      entity: key.entity,
-      resource: key.resource,
-      tats: new Map(this.buckets.peek(bucketId(key))?.tats ?? []),
-    }));
+    return request.keys.map((key) =>
+      stateOf(key, this.buckets.get(compactBucketId(key.entity, key.resource))),
+    );
   }
 
   async loadConfig(request: LoadConfigRequest): Promise<LoadedConfig> {
+    return this.loadConfigNow(request);
+  }
+
+  private readonly loadConfigNow = (request: SyncLoadConfigRequest): LoadedConfig => {
     this.count('loadConfig');
+    if (this.entities.size === 0 && this.limitSets.size === 0) return NO_CONFIG;
     const entities = new Map<string, EntityRecord>();
     for (const id of request.entityIds) {
       const entity = this.entities.get(id);
@@ -168,7 +231,7 @@ export class MemoryStore implements Store {
       if (set) limits.set(key, set.limits);
     }
     return { entities, limits };
-  }
+  };
 
   async createEntity(entity: EntityRecord): Promise<void> {
     this.count('createEntity');
@@ -201,8 +264,8 @@ export class MemoryStore implements Store {
     for (const [key, set] of [...this.limitSets]) {
       if (set.scope.entity === id) this.limitSets.delete(key);
     }
-    for (const [key, bucket] of [...this.buckets.entries()]) {
-      if (bucket.entity === id) this.buckets.delete(key);
+    for (const [key, bucket] of [...this.buckets]) {
+      if (bucket.entity === id) this.removeBucket(key, bucket);
     }
     for (const [key, entry] of [...this.usage.entries()]) {
       if (entry.snapshot.entity === id) this.usage.delete(key);
@@ -230,7 +293,10 @@ export class MemoryStore implements Store {
 
   async getUsage(query: UsageQuery): Promise<{ snapshots: UsageSnapshot[]; cursor?: string }> {
     this.count('getUsage');
-    const matching = [...this.usage.values()]
+    const live = [...this.buckets.values()].flatMap((bucket) =>
+      bucket.entity === query.entity ? [bucket.hour, bucket.day].filter((entry) => entry !== undefined) : [],
+    );
+    const matching = [...this.usage.values(), ...live]
       .map((entry) => ({ ...entry.snapshot, consumed: { ...entry.consumed } }))
       .filter(
         (snapshot) =>
@@ -249,7 +315,7 @@ export class MemoryStore implements Store {
   }
 
   stats(): StoreStats {
-    return structuredClone(this.counters);
+    return structuredClone(Object.fromEntries(this.counters));
   }
 
   /** Number of buckets held (for tests of the bound). */
@@ -257,90 +323,139 @@ export class MemoryStore implements Store {
     return this.buckets.size;
   }
 
+  /** The bucket of `id`, marked as used (the eviction hand passes it over once). */
+  private use(id: string): MemoryBucket | undefined {
+    const bucket = this.buckets.get(id);
+    if (bucket !== undefined) bucket.used = true;
+    return bucket;
+  }
+
   /** Adds an empty bucket, first evicting one if the store is full (never one of `inUse`). */
   private insertBucket(key: BucketKey, nowNs: bigint, inUse: readonly BucketKey[]): MemoryBucket {
-    if (this.buckets.size >= this.buckets.max) this.evictCheapest(nowNs, inUse);
-    const bucket: MemoryBucket = { entity: key.entity, tats: new Map() };
-    this.buckets.set(bucketId(key), bucket);
+    if (this.buckets.size >= this.maxKeys) this.evictCheapest(nowNs, inUse);
+    const bucket: MemoryBucket = { entity: key.entity, names: [], tats: [], used: true };
+    this.buckets.set(compactBucketId(key.entity, key.resource), bucket);
     return bucket;
   }
 
   /**
-   * Evicts the bucket whose loss admits the least, among the `EVICTION_SAMPLE`
-   * least recently used: the first idle one, else the one with the earliest
-   * latest `tat`. The buckets of the call in progress (`inUse`) are never
-   * candidates: losing one would drop the charge being made.
+   * Evicts the bucket whose loss admits the least, among the next
+   * `EVICTION_SAMPLE` buckets unused since the hand last passed them (a CLOCK
+   * sweep: the hand clears the use mark of a bucket used since, and goes on):
+   * the first idle one, else the one with the earliest latest `tat`. The
+   * buckets of the call in progress (`inUse`) are never candidates: losing one
+   * would drop the charge being made. A charge reads one plain map entry and
+   * sets one flag; only inserts into a full store move the hand.
    */
   private evictCheapest(nowNs: bigint, inUse: readonly BucketKey[]): void {
-    const skip = new Set(inUse.map(bucketId));
-    const kept: string[] = [];
-    let victim: string | undefined;
+    const skip = new Set(inUse.map((key) => compactBucketId(key.entity, key.resource)));
+    let victim: [string, MemoryBucket] | undefined;
     let victimTat: bigint | undefined;
-    for (const id of this.buckets.rkeys()) {
-      const bucket = skip.has(id) ? undefined : this.buckets.peek(id);
-      if (bucket === undefined) continue;
+    let compared = 0;
+    // Two turns at most: the first may only clear use marks, the second then finds candidates.
+    for (let steps = 2 * this.buckets.size; steps > 0 && compared < EVICTION_SAMPLE; steps -= 1) {
+      const entry = this.advanceHand();
+      if (entry === undefined) break;
+      const [id, bucket] = entry;
+      if (skip.has(id)) continue;
+      if (bucket.used) {
+        bucket.used = false;
+        continue;
+      }
       const tat = latestTat(bucket);
       if (tat <= nowNs) {
-        victim = id;
+        victim = entry;
         break;
       }
-      kept.push(id);
+      compared += 1;
       if (victimTat === undefined || tat < victimTat) {
-        victim = id;
+        victim = entry;
         victimTat = tat;
       }
-      if (kept.length >= EVICTION_SAMPLE) break;
     }
-    if (victim === undefined) return;
-    this.buckets.delete(victim);
-    // A second chance for the debtors just compared: moved to the recent end, they
-    // make the next insert compare other buckets instead of losing one of them.
-    for (const id of kept) if (id !== victim) this.buckets.get(id);
+    if (victim !== undefined) this.removeBucket(victim[0], victim[1]);
   }
 
-  /** The hour and day usage entries of a bucket at `nowNs`, created on a window change. */
-  private usageEntries(key: BucketKey, bucket: MemoryBucket, nowNs: bigint): [UsageEntry, UsageEntry] {
-    if (
-      bucket.hour &&
-      bucket.day &&
-      bucket.hourEndNs !== undefined &&
-      nowNs < bucket.hourEndNs &&
-      nowNs >= bucket.hourEndNs - HOUR_NS
-    ) {
-      return [bucket.hour, bucket.day];
+  /** The next bucket under the eviction hand, starting a new turn at the end of the map. */
+  private advanceHand(): [string, MemoryBucket] | undefined {
+    let next = this.hand?.next();
+    if (next === undefined || next.done === true) {
+      this.hand = this.buckets.entries();
+      next = this.hand.next();
+    }
+    return next.done === true ? undefined : next.value;
+  }
+
+  /** Forgets a bucket; its current usage moves to the archive, so `getUsage` still finds it. */
+  private removeBucket(id: string, bucket: MemoryBucket): void {
+    this.buckets.delete(id);
+    this.archiveUsage(bucket);
+  }
+
+  /** The bucket's usage entries of the hour and day of `nowNs`, switched (and the old ones archived) on a window change. */
+  private currentUsage(
+    key: BucketKey,
+    bucket: MemoryBucket,
+    nowNs: bigint,
+  ): { hour: UsageEntry; day: UsageEntry } {
+    const { hour, day, hourEndNs } = bucket;
+    if (hour && day && hourEndNs !== undefined && nowNs < hourEndNs && nowNs >= hourEndNs - HOUR_NS) {
+      return bucket as { hour: UsageEntry; day: UsageEntry };
     }
     const nowMs = Number(nowNs / 1_000_000n);
     const hourStart = nowMs - (nowMs % usageWindowMs('hour'));
-    if (bucket.hour?.snapshot.start !== hourStart) bucket.hour = this.usageEntry(key, 'hour', hourStart);
+    if (hour?.snapshot.start !== hourStart) bucket.hour = this.swapUsage(key, hour, 'hour', hourStart);
     const dayStart = nowMs - (nowMs % usageWindowMs('day'));
-    if (bucket.day?.snapshot.start !== dayStart) bucket.day = this.usageEntry(key, 'day', dayStart);
+    if (day?.snapshot.start !== dayStart) bucket.day = this.swapUsage(key, day, 'day', dayStart);
     bucket.hourEndNs = BigInt(hourStart + usageWindowMs('hour')) * 1_000_000n;
-    return [bucket.hour, bucket.day];
+    return bucket as { hour: UsageEntry; day: UsageEntry };
   }
 
-  private usageEntry(key: BucketKey, window: UsageWindow, start: number): UsageEntry {
-    const id = `${window}${start}|${bucketId(key)}`;
-    let entry = this.usage.get(id);
-    if (!entry) {
-      entry = {
-        snapshot: { entity: key.entity, resource: key.resource, window, start, consumed: {} },
-        consumed: {},
-      };
-      this.usage.set(id, entry);
+  /** Archives `current` and returns the entry of (`window`, `start`): from the archive if one is there, else new. */
+  private swapUsage(
+    key: BucketKey,
+    current: UsageEntry | undefined,
+    window: UsageWindow,
+    start: number,
+  ): UsageEntry {
+    if (current !== undefined) this.archive(current);
+    if (this.usage.size > 0) {
+      const id = usageId(key, window, start);
+      const archived = this.usage.get(id);
+      if (archived !== undefined) {
+        this.usage.delete(id);
+        return archived;
+      }
     }
-    return entry;
+    return {
+      snapshot: { entity: key.entity, resource: key.resource, window, start, consumed: {} },
+      consumed: {},
+    };
+  }
+
+  /** Moves a leaving bucket's current usage to the archive, so `getUsage` still finds it. */
+  private archiveUsage(bucket: MemoryBucket): void {
+    if (bucket.hour !== undefined) this.archive(bucket.hour);
+    if (bucket.day !== undefined) this.archive(bucket.day);
+    bucket.hour = undefined;
+    bucket.day = undefined;
+  }
+
+  private archive(entry: UsageEntry): void {
+    const { snapshot } = entry;
+    this.usage.set(usageId(snapshot, snapshot.window, snapshot.start), entry);
   }
 
   private count(kind: string): void {
-    const entry = this.counters[kind] ?? {
-      calls: 0,
-      roundTrips: 0,
-      readCapacityUnits: 0,
-      writeCapacityUnits: 0,
-    };
-    entry.calls += 1;
-    this.counters[kind] = entry;
+    const entry = this.counters.get(kind);
+    if (entry !== undefined) entry.calls += 1;
+    else this.counters.set(kind, { calls: 1, roundTrips: 0, readCapacityUnits: 0, writeCapacityUnits: 0 });
   }
+}
+
+/** The key of a usage entry: window, start and bucket. */
+function usageId(key: BucketKey, window: UsageWindow, start: number): string {
+  return `${window}${start}|${bucketId(key)}`;
 }
 
 /** Adds to a name-keyed counter; own properties only, so `constructor` is a limit name like any other. */
@@ -351,10 +466,93 @@ function addTokens(counters: Record<string, number>, name: string, tokens: numbe
 /** When the whole bucket is full again: the latest `tat` of its limits (0 when it has none). */
 function latestTat(bucket: MemoryBucket): bigint {
   let latest = 0n;
-  for (const tat of bucket.tats.values()) if (tat > latest) latest = tat;
+  for (const tat of bucket.tats) if (tat > latest) latest = tat;
   return latest;
 }
 
-function snapshot(key: BucketKey, bucket: MemoryBucket | undefined): BucketState {
-  return { entity: key.entity, resource: key.resource, tats: new Map(bucket?.tats ?? []) };
+/** The `tat` of one limit of a bucket; undefined when never charged (full). */
+function tatOf(bucket: MemoryBucket, name: string): bigint | undefined {
+  const index = bucket.names.indexOf(name);
+  return index < 0 ? undefined : bucket.tats[index];
 }
+
+/** Writes one limit's `tat` (undefined forgets it) into fresh arrays: states handed out stay as they were. */
+function setTat(bucket: MemoryBucket, name: string, tat: bigint | undefined): void {
+  const index = bucket.names.indexOf(name);
+  if (tat === undefined) {
+    if (index < 0) return;
+    bucket.names = bucket.names.filter((_, at) => at !== index);
+    bucket.tats = bucket.tats.filter((_, at) => at !== index);
+  } else if (index < 0) {
+    bucket.names = [...bucket.names, name];
+    bucket.tats = [...bucket.tats, tat];
+  } else {
+    const tats = bucket.tats.slice();
+    tats[index] = tat;
+    bucket.tats = tats;
+  }
+}
+
+function stateOf(key: BucketKey, bucket: MemoryBucket | undefined): BucketState {
+  return {
+    entity: key.entity,
+    resource: key.resource,
+    tats: bucket === undefined ? NO_TATS : new ArrayTats(bucket.names, bucket.tats),
+  };
+}
+
+/**
+ * A bucket's `tats` read straight from the store's arrays, which are replaced
+ * on write and never changed in place: a state handed out keeps showing the
+ * instant it was taken, with no copy. A map of one to three limits needs no
+ * hashing: a linear search is faster.
+ */
+class ArrayTats implements ReadonlyMap<string, bigint> {
+  constructor(
+    private readonly names: readonly string[],
+    private readonly tats: readonly bigint[],
+  ) {}
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  get(name: string): bigint | undefined {
+    const index = this.names.indexOf(name);
+    return index < 0 ? undefined : this.tats[index];
+  }
+
+  has(name: string): boolean {
+    return this.names.includes(name);
+  }
+
+  forEach(
+    callback: (value: bigint, key: string, map: ReadonlyMap<string, bigint>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (let index = 0; index < this.names.length; index += 1) {
+      callback.call(thisArg, this.tats[index]!, this.names[index]!, this);
+    }
+  }
+
+  *entries(): MapIterator<[string, bigint]> {
+    for (let index = 0; index < this.names.length; index += 1) yield [this.names[index]!, this.tats[index]!];
+  }
+
+  keys(): MapIterator<string> {
+    return this.names.values();
+  }
+
+  values(): MapIterator<bigint> {
+    return this.tats.values();
+  }
+
+  [Symbol.iterator](): MapIterator<[string, bigint]> {
+    return this.entries();
+  }
+}
+
+/** The answer of a store that holds no entities and no limit sets (shared: callers only read it). */
+const NO_CONFIG: LoadedConfig = Object.freeze({ entities: new Map(), limits: new Map() });
+
+const NO_TATS: ReadonlyMap<string, bigint> = new Map();

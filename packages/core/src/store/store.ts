@@ -1,3 +1,4 @@
+import { DEFAULT_RESOURCE } from '../ids.js';
 import type { Limit, LimitDefinition } from '../limit.js';
 
 /**
@@ -67,7 +68,26 @@ export interface Store {
    * limiter then skips the per-call deadline timer. Errors are still caught.
    */
   readonly inProcess?: boolean;
+
+  /**
+   * In-process stores only: {@link charge} answered synchronously, with the
+   * same semantics. Read once, when a limiter is built; the limiter then
+   * prefers it when the caller passed no signal and nobody observes store
+   * calls, so a decision needs no promise hop. A store must leave it
+   * undefined while `charge` does something else (a subclass that overrides
+   * `charge` to fail, delay or count calls).
+   */
+  readonly chargeSync?: ((request: SyncChargeRequest) => ChargeResult) | undefined;
+
+  /** In-process stores only: {@link loadConfig} answered synchronously (see {@link chargeSync}). */
+  readonly loadConfigSync?: ((request: SyncLoadConfigRequest) => LoadedConfig) | undefined;
 }
+
+/** Arguments of {@link Store.chargeSync}: a charge with nothing to abort. */
+export type SyncChargeRequest = Omit<ChargeRequest, 'signal'>;
+
+/** Arguments of {@link Store.loadConfigSync}. */
+export type SyncLoadConfigRequest = Omit<LoadConfigRequest, 'signal'>;
 
 /** One bucket: all limits of one (entity, resource) live together. */
 export interface BucketKey {
@@ -233,4 +253,16 @@ export function scopeKey(scope: LimitScope): string {
 /** A collision-free string key for a bucket (the entity is length-prefixed). */
 export function bucketId(key: BucketKey): string {
   return `${key.entity.length}:${key.entity}${key.resource}`;
+}
+
+/**
+ * A collision-free map key for a bucket that builds no string for the
+ * default resource: the entity id itself (a string the caller already holds,
+ * hashed once), else a NUL-led {@link bucketId}. An entity id that starts
+ * with NUL takes the long form too, so keys never collide.
+ */
+export function compactBucketId(entity: string, resource: string): string {
+  return resource === DEFAULT_RESOURCE && entity.charCodeAt(0) !== 0
+    ? entity
+    : `\u0000${bucketId({ entity, resource })}`;
 }
