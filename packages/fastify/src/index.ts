@@ -115,8 +115,6 @@ export const rateLimit: FastifyPluginAsync<RateLimitOptions> = fastifyPlugin(
   { fastify: '4.x || 5.x', name: '@tollgate/fastify' },
 );
 
-export default rateLimit;
-
 /** Builds the hook for one set of options, validating them now rather than per request. */
 function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: RouteHook } {
   // `hook` is this adapter's alone; everything else, `onLimited` included, is the core's to validate.
