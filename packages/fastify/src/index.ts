@@ -140,7 +140,11 @@ function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: R
       else if (admission.action === 'gone') reply.hijack(); // the client left: nothing to answer or run
       done();
     } else if (admission.status === 429 && onLimited !== undefined) {
-      answerLimited(onLimited, request, reply.code(429), done, admission.error);
+      reply.code(429);
+      // Sends the body it returns or resolves to, unless it sent the reply; what it throws goes to Fastify.
+      new Promise((resolve) => resolve(onLimited(request, reply, admission.error))).then((body) => {
+        if (body !== undefined && body !== reply && !reply.sent) reply.send(body);
+      }, done);
     } else {
       reply.code(admission.status).send(admission.body);
     }
@@ -159,33 +163,6 @@ function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: R
     else respond(request, reply, done, admission);
   };
   return { hook, handler };
-}
-
-/** Runs the user's `onLimited`; sends what it returns unless it sent the reply itself. */
-function answerLimited(
-  onLimited: NonNullable<RateLimitOptions['onLimited']>,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: HookHandlerDoneFunction,
-  error: RateLimitExceeded,
-): void {
-  let answer: unknown;
-  try {
-    answer = onLimited(request, reply, error);
-  } catch (thrown) {
-    done(thrown as Error);
-    return;
-  }
-  if (isThenable(answer)) answer.then((body) => sendUnlessSent(reply, body), done);
-  else sendUnlessSent(reply, answer);
-}
-
-function sendUnlessSent(reply: FastifyReply, body: unknown): void {
-  if (body !== undefined && body !== reply && !reply.sent) reply.send(body);
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 /** Appends `handler` to the route's own hooks, in a new array: the route's may be shared. */
