@@ -2,8 +2,8 @@
  * HTTP middleware overhead: requests per second and p99 latency of a one-route
  * app (`GET /ping` → `{ ok: true }`) bare, behind Tollgate's middleware on the
  * in-process MemoryStore, and behind the usual alternatives (express-rate-limit,
- * koa-ratelimit with its in-memory driver, @nestjs/throttler), each as a ratio
- * to the same framework bare. Limits are far above the load, so nothing is
+ * koa-ratelimit with its in-memory driver, @fastify/rate-limit with its local
+ * store, @nestjs/throttler), each as a ratio to the same framework bare. Limits are far above the load, so nothing is
  * rejected and the difference is the middleware's own cost.
  *
  * Every app runs in a child process of its own; the load generator
@@ -32,11 +32,11 @@ export interface HttpBenchOptions {
   rounds?: number;
   /** Concurrent connections of the load generator (default 10). */
   connections?: number;
-  /** Frameworks to cover (default all three). */
+  /** Frameworks to cover (default all four). */
   frameworks?: readonly Framework[];
 }
 
-type Framework = 'express' | 'koa' | 'nestjs';
+type Framework = 'express' | 'koa' | 'fastify' | 'nestjs';
 
 /** One app to measure: how to start it and how to label it. */
 interface Contender {
@@ -85,6 +85,9 @@ function contenders(frameworks: readonly Framework[]): Contender[] {
     own('koa', 'bare', 'bare'),
     own('koa', 'Tollgate rateLimit()', 'tollgate'),
     own('koa', 'koa-ratelimit (memory)', 'koa-ratelimit'),
+    own('fastify', 'bare', 'bare'),
+    own('fastify', 'Tollgate rateLimit', 'tollgate'),
+    own('fastify', '@fastify/rate-limit (local)', 'fastify-rate-limit'),
     nest('bare', 'bare'),
     nest('Tollgate RateLimitGuard', 'tollgate'),
     nest('@nestjs/throttler', 'throttler'),
@@ -104,7 +107,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Row[
   const duration = options.durationSeconds ?? 5;
   const connections = options.connections ?? 10;
   const rounds = Math.max(1, options.rounds ?? 3);
-  const frameworks = (options.frameworks ?? ['express', 'koa', 'nestjs']).filter(
+  const frameworks = (options.frameworks ?? ['express', 'koa', 'fastify', 'nestjs']).filter(
     (framework) => framework !== 'nestjs' || existsSync(NEST_BENCH_APP),
   );
   const autocannon = require('autocannon') as Autocannon;
@@ -257,6 +260,25 @@ async function serve(target: string): Promise<void> {
       if (ctx.path === '/ping') ctx.body = { ok: true };
     });
     listener = app.callback();
+  } else if (framework === 'fastify') {
+    const { default: Fastify } = await import('fastify');
+    const app = Fastify();
+    if (variant === 'tollgate') {
+      const { rateLimit } = await import('@tollgate/fastify');
+      await app.register(rateLimit, { limiter: await unreachableLimiter() });
+    } else if (variant === 'fastify-rate-limit') {
+      // Loaded untyped: its `config.rateLimit` route type and Tollgate's cannot share one program.
+      const fastifyRateLimit = require('@fastify/rate-limit') as Parameters<typeof app.register>[0];
+      await app.register(fastifyRateLimit, {
+        max: 1_000_000_000,
+        timeWindow: 60_000,
+        enableDraftSpec: true,
+      });
+    }
+    app.get('/ping', () => ({ ok: true }));
+    await app.ready();
+    // Fastify's own request handler, on the same plain server as the other frameworks.
+    listener = app.routing;
   } else {
     throw new Error(`Unknown app ${target}`);
   }

@@ -13,7 +13,16 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Inside the repository, so that peer dependencies (lru-cache, the AWS SDK, express) resolve
 // from the root node_modules while @tollgate/* resolve to the packed copies.
 const consumer = join(root, '.tollgate', 'consumer');
-const packages = ['core', 'dynamodb', 'express', 'koa', 'redis', 'prometheus', 'opentelemetry'] as const;
+const packages = [
+  'core',
+  'dynamodb',
+  'express',
+  'koa',
+  'fastify',
+  'redis',
+  'prometheus',
+  'opentelemetry',
+] as const;
 
 function run(command: string, args: string[], cwd = root): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,13 +61,14 @@ describe('packed packages', () => {
 import { DynamoDBStore } from '@tollgate/dynamodb';
 import { rateLimit as expressRateLimit } from '@tollgate/express';
 import { rateLimit as koaRateLimit } from '@tollgate/koa';
+import { rateLimit as fastifyRateLimit } from '@tollgate/fastify';
 const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 10 }), limits: [Limit.perMinute('rpm', 1)] });
 await limiter.acquire({ entity: 'k' });
 const error = await limiter.acquire({ entity: 'k' }).catch((e) => e);
-console.log(error instanceof RateLimitExceeded, typeof DynamoDBStore, typeof expressRateLimit({ limiter }), typeof koaRateLimit({ limiter }));
+console.log(error instanceof RateLimitExceeded, typeof DynamoDBStore, typeof expressRateLimit({ limiter }), typeof koaRateLimit({ limiter }), typeof fastifyRateLimit);
 `,
     );
-    expect(run('node', ['esm.mjs'], consumer).trim()).toBe('true function function function');
+    expect(run('node', ['esm.mjs'], consumer).trim()).toBe('true function function function function');
   });
 
   it('load the Redis store, the metrics packages and the internal entry from ESM and CommonJS', () => {
@@ -91,15 +101,21 @@ console.log(typeof RedisStore, typeof collectMetrics, typeof collectOpenTelemetr
       `const { RateLimiter, MemoryStore, Limit, isRateLimitExceeded } = require('@tollgate/core');
 const { DynamoDBStore } = require('@tollgate/dynamodb');
 const { rateLimit } = require('@tollgate/express');
+const fastify = require('fastify');
+const { rateLimit: fastifyRateLimit } = require('@tollgate/fastify');
 const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 10 }), limits: [Limit.perMinute('rpm', 1)] });
 (async () => {
   await limiter.acquire({ entity: 'k' });
   const error = await limiter.acquire({ entity: 'k' }).catch((e) => e);
-  console.log(isRateLimitExceeded(error), typeof DynamoDBStore, typeof rateLimit({ limiter }));
+  const app = fastify();
+  await app.register(fastifyRateLimit, { limiter: new RateLimiter({ store: new MemoryStore(), limits: [Limit.perMinute('rpm', 1)] }) });
+  app.get('/', () => 'ok');
+  const statuses = [(await app.inject('/')).statusCode, (await app.inject('/')).statusCode];
+  console.log(isRateLimitExceeded(error), typeof DynamoDBStore, typeof rateLimit({ limiter }), statuses.join(' '));
 })();
 `,
     );
-    expect(run('node', ['cjs.cjs'], consumer).trim()).toBe('true function function');
+    expect(run('node', ['cjs.cjs'], consumer).trim()).toBe('true function function 200 429');
   });
 
   it('type-check from ESM and CommonJS TypeScript with node16 resolution', () => {
@@ -108,11 +124,16 @@ const limiter = new RateLimiter({ store: new MemoryStore({ maxKeys: 10 }), limit
     ) => `import { RateLimiter, MemoryStore, Limit, type LimitStatus, type Store } from '@tollgate/core';
 import { DynamoDBStore } from '@tollgate/dynamodb';
 import { rateLimit } from '@tollgate/express';
+import { rateLimit as fastifyRateLimit } from '@tollgate/fastify';
+import Fastify from 'fastify';
 const store: Store = new MemoryStore();
 const limiter = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 1)] });
 export async function ${kind}(): Promise<readonly LimitStatus[]> {
   const decision = await limiter.tryAcquire({ entity: 'k', consume: { rpm: 1 } });
   void rateLimit({ limiter, entity: (req) => req.ip ?? 'unknown' });
+  const app = Fastify();
+  await app.register(fastifyRateLimit, { limiter, entity: (request) => request.ip });
+  app.get('/', { config: { rateLimit: { consume: { rpm: 1 } } } }, (request) => request.rateLimit?.degraded);
   void DynamoDBStore;
   return decision.statuses;
 }
