@@ -771,7 +771,7 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         await expect(build({ limiter: {} as RateLimiter })).rejects.toMatchObject({
           code: 'ERR_TOLLGATE_INVALID_OPTION',
         });
-        await expect(build({ limiter, headers: 'draft-7' as HeaderStandard })).rejects.toMatchObject({
+        await expect(build({ limiter, headers: 'draft-9' as HeaderStandard })).rejects.toMatchObject({
           code: 'ERR_TOLLGATE_INVALID_OPTION',
         });
         await expect(build({ limiter, consume: 5 as unknown as Consumption })).rejects.toMatchObject({
