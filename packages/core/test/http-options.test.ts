@@ -77,11 +77,19 @@ describe('unknown option names', () => {
     ['errorResponseBuilder', 'use `message: (req, error) => body` and `statusCode`'],
     ['store', 'the store belongs to the RateLimiter'],
     ['global', 'RateLimitModule.forRoot()'],
-  ])('explains `%s` (express-rate-limit, @nestjs/throttler, @fastify/rate-limit)', (key, hint) => {
-    const error = thrownBy(() => build({ [key]: 1 }));
-    expect(error).toMatchObject({ code: 'ERR_TOLLGATE_INVALID_OPTION', field: key });
-    expect(error?.message).toContain(hint);
-  });
+    ['duration', 'a limit carries its own window'],
+    ['id', 'use `entity: (req) => string`'],
+    ['driver', 'the store belongs to the RateLimiter'],
+    ['whitelist', 'use `skip: (req) => boolean`'],
+    ['status', 'use `statusCode`'],
+  ])(
+    'explains `%s` (express-rate-limit, @nestjs/throttler, @fastify/rate-limit, koa-ratelimit)',
+    (key, hint) => {
+      const error = thrownBy(() => build({ [key]: 1 }));
+      expect(error).toMatchObject({ code: 'ERR_TOLLGATE_INVALID_OPTION', field: key });
+      expect(error?.message).toContain(hint);
+    },
+  );
 
   it('suggests the nearest accepted name for a typo, and lists the accepted names', () => {
     const error = thrownBy(() => build({ entitiy: () => 'k' }));
@@ -201,6 +209,13 @@ describe('statusCode, message and requestPropertyName validation', () => {
     expect(thrownBy(() => build({ skipFailedRequests: 1 }))).toMatchObject({ field: 'skipFailedRequests' });
     expect(thrownBy(() => build({ requestWasSuccessful: true }))).toMatchObject({
       field: 'requestWasSuccessful',
+    });
+  });
+
+  it("points express-rate-limit's proxy validations at `proxy`", () => {
+    expect(thrownBy(() => build({ validate: { trustProxy: false } }))).toMatchObject({
+      field: 'validate.trustProxy',
+      message: expect.stringContaining("express-rate-limit's proxy checks are `proxy` here"),
     });
   });
 

@@ -14,9 +14,9 @@ const NO_BAN =
   'Tollgate has no ban: a limited client is refused until its bucket has refilled enough (`Retry-After` says when)';
 
 /**
- * Options of express-rate-limit, @nestjs/throttler and @fastify/rate-limit
- * (and express-slow-down) that Tollgate does not take, with what to use
- * instead. A misspelt or foreign option is an error, not silently ignored:
+ * Options of express-rate-limit, @nestjs/throttler, @fastify/rate-limit and
+ * koa-ratelimit (and express-slow-down) that Tollgate does not take, with
+ * what to use instead. A misspelt or foreign option is an error, not silently ignored:
  * `rateLimit({ limiter, windowMs: 60_000, max: 5 })` would otherwise run
  * with the limiter's defaults and look configured.
  */
@@ -24,12 +24,14 @@ const FOREIGN_OPTIONS: Readonly<Record<string, string>> = {
   windowMs: PERIOD,
   ttl: PERIOD,
   timeWindow: PERIOD,
+  duration: PERIOD,
   max: RATE,
   limit: `${RATE} (\`limits\` takes Limit objects)`,
   throttlers:
     'several limits are one list: `limits: [Limit.perSecond("short", 3), Limit.perMinute("long", 100)]`',
   name: 'a policy is named by its limit: `Limit.perMinute("rpm", 100)`',
   keyGenerator: 'use `entity: (req) => string` (`ipKey(address)` keys by client address, IPv6 by subnet)',
+  id: 'use `entity: (req) => string` (`ipKey(address)` keys by client address, IPv6 by subnet)',
   getTracker: 'use `entity: (req) => string` (in Nest you can also override `RateLimitGuard.getTracker`)',
   generateKey: 'keys are built from `entity` and `resource`; return what should share a budget from those',
   identifier: 'draft-8 policy names are the limit names (`Limit.perMinute("rpm", 100)` is `"rpm"`)',
@@ -47,6 +49,8 @@ const FOREIGN_OPTIONS: Readonly<Record<string, string>> = {
   setHeaders: HEADERS,
   store: STORE,
   storage: STORE,
+  driver: STORE,
+  db: STORE,
   redis: "use `new RedisStore({ client })` from @tollgate/redis as the RateLimiter's `store`",
   passOnStoreError: FAIL_OPEN,
   skipOnError: FAIL_OPEN,
@@ -54,6 +58,11 @@ const FOREIGN_OPTIONS: Readonly<Record<string, string>> = {
   ipv6SubnetPrefix: SUBNET,
   skipIf: 'use `skip: (req) => boolean` (in Nest also `@SkipRateLimit()`)',
   allowList: 'use `skip: (req) => boolean`, e.g. `skip: (req) => allowed.has(req.ip)`',
+  whitelist: 'use `skip: (req) => boolean`, e.g. `skip: (req) => allowed.has(req.ip)`',
+  blacklist: 'refuse blocked clients in a middleware of your own before this one; `skip` only exempts',
+  disableHeader: HEADERS,
+  status: 'use `statusCode`',
+  throw: 'the limited response is answered here; to raise it as an error instead, throw from `onLimited`',
   ignoreUserAgents: "use `skip: (req) => /bot/i.test(req.headers['user-agent'] ?? '')`",
   blockDuration: NO_BAN,
   ban: NO_BAN,

@@ -59,6 +59,9 @@ export function booleanOption(value: unknown, field: string, fallback: boolean):
   return value;
 }
 
+/** express-rate-limit's `validate` checks that Tollgate's `proxy` check covers. */
+const PROXY_CHECKS = ['trustProxy', 'xForwardedForHeader', 'forwardedHeader'];
+
 /** The `validate` option: a boolean or an object of check name → boolean. */
 export function validateOption(value: unknown): ValidateOption {
   if (value === undefined) return true;
@@ -67,9 +70,12 @@ export function validateOption(value: unknown): ValidateOption {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     for (const [name, on] of Object.entries(value)) {
       if (!checks.includes(name)) {
+        const proxyCheck = PROXY_CHECKS.includes(name)
+          ? "; express-rate-limit's proxy checks are `proxy` here"
+          : '';
         throw invalidOption(
           `validate.${name}`,
-          `Expected \`validate\` to name only ${checks.map((check) => `\`${check}\``).join(', ')}, got \`${name}\``,
+          `Expected \`validate\` to name only ${checks.map((check) => `\`${check}\``).join(', ')}, got \`${name}\`${proxyCheck}`,
         );
       }
       booleanOption(on, `validate.${name}`, true);
