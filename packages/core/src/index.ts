@@ -46,6 +46,8 @@ export {
   HttpRateLimit,
   type HttpRateLimitOptions,
   type HttpRejection,
+  type LimitedBody,
+  type LimitedMessage,
   type RateLimitState,
   type RequestOutcome,
   UNAVAILABLE_RETRY_AFTER_SECONDS,

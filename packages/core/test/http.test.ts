@@ -215,8 +215,8 @@ describe('HttpRateLimit', () => {
     expect(() => new HttpRateLimit({ limiter: {} as RateLimiter }, () => undefined)).toThrow(
       'Expected `limiter` to be a RateLimiter',
     );
-    expect(() => new HttpRateLimit({ limiter, headers: 'draft-7' as never }, () => undefined)).toThrow(
-      "Expected `headers` to be 'draft-8', 'draft-6' or false",
+    expect(() => new HttpRateLimit({ limiter, headers: 'draft-9' as never }, () => undefined)).toThrow(
+      "Expected `headers` to be 'draft-8', 'draft-7', 'draft-6' or false",
     );
     expect(() => new HttpRateLimit({ limiter, consume: 5 as never }, () => undefined)).toThrow(
       'Expected `consume` to be an object',

@@ -23,19 +23,29 @@ declare global {
  * Options of {@link rateLimit}: the shared adapter options (`limiter`,
  * `entity`, `resource`, `consume`, `limits`, `skip`, `headers`,
  * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`,
- * `validate`, `exposeEntities`) with Express's `req`, plus a custom 429.
+ * `validate`, `exposeEntities`, `statusCode`, `message`,
+ * `requestPropertyName`, `skipSuccessfulRequests`, `skipFailedRequests`,
+ * `requestWasSuccessful`) with Express's `req` and `res`, plus a custom
+ * limited response. Any other option name is refused when the middleware is built.
  */
-export interface RateLimitOptions extends HttpRateLimitOptions<Request> {
+export interface RateLimitOptions extends Omit<HttpRateLimitOptions<Request>, 'requestWasSuccessful'> {
   /**
-   * Answers a limited request instead of the default JSON 429. The status,
-   * `Retry-After` and rate-limit headers are already set on `res`.
+   * Answers a limited request instead of the default JSON 429 (and instead
+   * of `message`). The status, `Retry-After` and rate-limit headers are
+   * already set on `res`.
    */
   onLimited?: (req: Request, res: Response, next: NextFunction, error: RateLimitExceeded) => void;
+  /**
+   * Whether a finished request counts as successful, for
+   * `skipSuccessfulRequests` / `skipFailedRequests`. Default: `res.statusCode < 400`.
+   */
+  requestWasSuccessful?: (req: Request, res: Response) => boolean | Promise<boolean>;
 }
 
 const EXPRESS: HttpFramework<Request> = {
   clientAddress: (req) => req.ip,
   proxy: { name: "Express's `trust proxy`", trusts: (req) => Boolean(req.app.get('trust proxy')) },
+  options: ['onLimited'],
 };
 
 /**
@@ -43,27 +53,34 @@ const EXPRESS: HttpFramework<Request> = {
  * entity and answers `429` with `Retry-After` once the budget is spent. The
  * core decides, sets the headers and settles the lease; this maps the answer
  * to Express. Options are validated here, once. Admitted requests get
- * `req.rateLimit`; the lease commits when the response finishes and is
- * refunded when the handler fails (5xx) or the client disconnects first.
+ * `req.rateLimit` (or `req[requestPropertyName]`); the lease commits when
+ * the response finishes and is refunded when the handler fails (5xx) or the
+ * client disconnects first (and, with `skipSuccessfulRequests` /
+ * `skipFailedRequests`, when the request counts as skipped).
  *
  * @example
  * app.set('trust proxy', 1);
  * app.use(rateLimit({ limiter, entity: (req) => req.get('x-api-key') ?? ipKey(req.ip) }));
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
-  const flow = new HttpRateLimit<Request>(options, EXPRESS);
+  // The core hands `requestWasSuccessful` the response given to `admit`, which is Express's `res`.
+  const flow = new HttpRateLimit<Request>(options as HttpRateLimitOptions<Request>, EXPRESS);
   const { onLimited } = options;
+  const property = flow.requestPropertyName;
 
   function respond(req: Request, res: Response, next: NextFunction, admission: HttpAdmission): void {
     if (admission.action === 'gone') return;
     if (admission.action !== 'reject') {
-      if (admission.action === 'proceed') req.rateLimit = admission.state;
+      if (admission.action === 'proceed')
+        (req as unknown as Record<string, unknown>)[property] = admission.state;
       next();
       return;
     }
     res.status(admission.status);
-    if (admission.status !== 429 || onLimited === undefined) {
-      res.json(admission.body);
+    if (admission.reason !== 'limited' || onLimited === undefined) {
+      // A string `message` goes out as text: never let Express guess HTML for it.
+      if (typeof admission.body === 'string') res.type('text/plain').send(admission.body);
+      else res.json(admission.body);
       return;
     }
     try {

@@ -1,8 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Decision, Limit, MemoryStore, RateLimiter } from '@tollgate/core';
+import { type Decision, Limit, MemoryStore, RateLimiter, type RateLimitState } from '@tollgate/core';
 import { eventually, recordingLogger, startServer } from '@tollgate/test-utils';
 import express from 'express';
+import { rateLimit as expressRateLimit } from 'express-rate-limit';
 import express4 from 'express4';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -162,5 +163,47 @@ describe.each([
       async () => (await limiter.available({ entity: '127.0.0.1' }))['rpm'] === 9,
       'the 404 is charged and the 500 refunded',
     );
+  });
+
+  it('exposes the state under requestPropertyName, beside express-rate-limit on req.rateLimit', async () => {
+    const { limiter } = limiterWith();
+    const app = createExpress();
+    app.use(expressRateLimit({ windowMs: 60_000, limit: 10, standardHeaders: false, legacyHeaders: false }));
+    app.use(rateLimit({ limiter, requestPropertyName: 'tollgate', headers: false }));
+    app.get('/state', (req, res) => {
+      const ours = (req as unknown as { tollgate?: RateLimitState }).tollgate;
+      const theirs = req.rateLimit as unknown as { limit?: number; remaining?: number };
+      res.json({
+        consumed: ours?.lease.consumed,
+        theirs: { limit: theirs.limit, remaining: theirs.remaining },
+      });
+    });
+    const response = await request(app).get('/state').expect(200);
+    expect(response.body).toEqual({ consumed: { rpm: 1, tpm: 1 }, theirs: { limit: 10, remaining: 9 } });
+  });
+
+  it('writes draft-7 headers in the form express-rate-limit writes them', async () => {
+    const theirs = createExpress();
+    theirs.use(
+      expressRateLimit({ windowMs: 60_000, limit: 3, standardHeaders: 'draft-7', legacyHeaders: false }),
+    );
+    theirs.get('/ok', (_req, res) => {
+      res.json({ ok: true });
+    });
+    const { limiter } = limiterWith([Limit.perMinute('rpm', 3)]);
+    const ours = createExpress();
+    ours.use(rateLimit({ limiter, headers: 'draft-7' }));
+    ours.get('/ok', (_req, res) => {
+      res.json({ ok: true });
+    });
+    const fields = (value: string | undefined) =>
+      /^limit=(\d+), remaining=(\d+), reset=(\d+)$/.exec(value ?? '')?.slice(1, 3);
+    for (let i = 0; i < 3; i += 1) {
+      const [a, b] = await Promise.all([request(theirs).get('/ok'), request(ours).get('/ok')]);
+      expect(b.headers['ratelimit-policy']).toBe(a.headers['ratelimit-policy']);
+      // Same limit and remaining; `reset` differs by design: a fixed window against a bucket refilling continuously.
+      expect(fields(b.headers['ratelimit'])).toEqual(fields(a.headers['ratelimit']));
+      expect(fields(b.headers['ratelimit'])).toBeDefined();
+    }
   });
 });

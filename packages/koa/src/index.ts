@@ -23,12 +23,16 @@ declare module 'koa' {
  * Options of {@link rateLimit}: the shared adapter options (`limiter`,
  * `entity`, `resource`, `consume`, `limits`, `skip`, `headers`,
  * `legacyHeaders`, `rollbackOnError`, `rollbackOnAbort`, `logger`,
- * `validate`, `exposeEntities`) with Koa's `ctx`, plus a custom 429.
+ * `validate`, `exposeEntities`, `statusCode`, `message`,
+ * `requestPropertyName`, `skipSuccessfulRequests`, `skipFailedRequests`,
+ * `requestWasSuccessful`) with Koa's `ctx`, plus a custom limited response.
+ * Any other option name is refused when the middleware is built.
  */
 export interface RateLimitOptions extends HttpRateLimitOptions<Context> {
   /**
-   * Answers a limited request instead of the default JSON 429. `ctx.status`
-   * (429), `Retry-After` and the rate-limit headers are already set.
+   * Answers a limited request instead of the default JSON 429 (and instead
+   * of `message`). `ctx.status` (429 or `statusCode`), `Retry-After` and the
+   * rate-limit headers are already set.
    */
   onLimited?: (ctx: Context, next: Next, error: RateLimitExceeded) => unknown;
 }
@@ -36,6 +40,7 @@ export interface RateLimitOptions extends HttpRateLimitOptions<Context> {
 const KOA: HttpFramework<Context> = {
   clientAddress: (ctx) => ctx.ip,
   proxy: { name: "Koa's `app.proxy`", trusts: (ctx) => ctx.app.proxy },
+  options: ['onLimited'],
 };
 
 /**
@@ -44,7 +49,8 @@ const KOA: HttpFramework<Context> = {
  * sets the headers and settles the lease when the response has been sent
  * (Koa streams bodies after the middleware returns); this maps the answer to
  * Koa and refunds at once when the downstream throws a 5xx. Options are
- * validated here, once. Admitted requests get `ctx.state.rateLimit`.
+ * validated here, once. Admitted requests get `ctx.state.rateLimit` (or
+ * `ctx.state[requestPropertyName]`).
  *
  * @example
  * const app = new Koa({ proxy: true });
@@ -53,6 +59,7 @@ const KOA: HttpFramework<Context> = {
 export function rateLimit(options: RateLimitOptions): Middleware {
   const flow = new HttpRateLimit<Context>(options, KOA);
   const { onLimited } = options;
+  const property = flow.requestPropertyName;
 
   return async (ctx, next) => {
     const pending = flow.admit(ctx, ctx.req, ctx.res);
@@ -61,16 +68,19 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     if (admission.action === 'gone') return admission.settled;
     if (admission.action === 'reject') {
       ctx.status = admission.status;
-      if (admission.status === 429 && onLimited) return onLimited(ctx, next, admission.error);
+      if (admission.reason === 'limited' && onLimited) return onLimited(ctx, next, admission.error);
+      // A string `message` goes out as text: Koa would call one that starts with `<` HTML.
+      if (typeof admission.body === 'string') ctx.type = 'text/plain';
       ctx.body = admission.body;
       return undefined;
     }
-    (ctx.state as RateLimitKoaState).rateLimit = admission.state;
+    (ctx.state as Record<string, unknown>)[property] = admission.state;
     try {
       return await next();
     } catch (error) {
+      // A 5xx is refunded at once; a thrown 4xx settles when Koa has answered it, from the status sent.
       const status = thrownStatus(error);
-      void flow.settle(ctx.res, { statusCode: status, ...(status >= 500 ? { error } : {}) });
+      if (status >= 500) void flow.settle(ctx.res, { statusCode: status, error });
       throw error;
     }
   };

@@ -184,4 +184,17 @@ describe.each([
     await request(server).get('/route-149').expect(200);
     expect(logger.warnings).toEqual([]);
   });
+
+  it('exposes the state on ctx.state under requestPropertyName', async () => {
+    const { limiter } = limiterWith();
+    const app = new KoaApp();
+    app.use(rateLimit({ limiter, requestPropertyName: 'quota' }));
+    app.use((ctx) => {
+      const state = ctx.state as Record<string, { lease: { consumed: object } } | undefined>;
+      ctx.body = { quota: state['quota']?.lease.consumed, rateLimit: state['rateLimit'] ?? null };
+    });
+    const server = await serve(app);
+    const response = await request(server).get('/').expect(200);
+    expect(response.body).toEqual({ quota: { rpm: 1, tpm: 1 }, rateLimit: null });
+  });
 });

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import type { RateLimitState as State } from '@tollgate/core';
 import type { RateLimitOptions } from './options.js';
+import { stateOf } from './request-state.js';
 
 /** Metadata key of `@RateLimit()`. */
 export const RATE_LIMIT_METADATA = 'tollgate:rate-limit';
@@ -13,9 +14,11 @@ export const RATE_LIMIT_METADATA = 'tollgate:rate-limit';
 export const SKIP_RATE_LIMIT_METADATA = 'tollgate:skip-rate-limit';
 
 /**
- * Sets what requests to a controller or handler cost. On both, the handler's
- * options win, merged over the controller's, over the module's. Any option
- * may be a function of the request.
+ * Sets what requests to a controller or handler cost, and how they are
+ * answered and refunded (`statusCode`, `message`, `skipSuccessfulRequests`,
+ * `skipFailedRequests`, `requestWasSuccessful`). On both, the handler's
+ * options win, merged over the controller's, over the module's. `entity`,
+ * `resource`, `consume` and `message` may be functions of the request.
  *
  * @example
  * @RateLimit({ resource: 'chat', consume: (req) => ({ rpm: 1, tpm: estimateTokens(req) }) })
@@ -38,8 +41,9 @@ export function SkipRateLimit(skip = true): CustomDecorator<string> {
 export type RateLimitState = State;
 
 /**
- * Injects the request's `{ lease, statuses, degraded }` (also `request.rateLimit`);
- * undefined when the route is not limited. `adjust` the lease with the real
+ * Injects the request's `{ lease, statuses, degraded }` (also
+ * `request.rateLimit`, or `request[requestPropertyName]` when the module
+ * option names another property); undefined when the route is not limited. `adjust` the lease with the real
  * cost; it commits when the response finishes (for a stream, when it ends).
  *
  * @example
@@ -52,5 +56,5 @@ export type RateLimitState = State;
  */
 export const RateLimitState: () => ParameterDecorator = createParamDecorator(
   (_data: unknown, context: ExecutionContext): State | undefined =>
-    context.switchToHttp().getRequest<{ rateLimit?: State }>().rateLimit,
+    stateOf(context.switchToHttp().getRequest<object>()),
 );

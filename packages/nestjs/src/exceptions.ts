@@ -10,11 +10,13 @@ import type {
 type Rejection = HttpRejection;
 
 /**
- * Thrown by `RateLimitGuard` when a request is refused: 429 (limited), 503
- * (store unavailable under `onUnavailable: 'block'`) or 400 (unusable key or
- * cost; nothing charged). The response body is the Tollgate JSON body; the
- * guard has already set `headers` (`Retry-After`, `RateLimit`, ...) on the
- * response, and a custom exception filter can read them here too.
+ * Thrown by `RateLimitGuard` when a request is refused: 429 (limited; or the
+ * `statusCode` option), 503 (store unavailable under `onUnavailable:
+ * 'block'`) or 400 (unusable key or cost; nothing charged). The response
+ * body is the Tollgate JSON body (or the `message` option's, for a limited
+ * request); the guard has already set `headers` (`Retry-After`,
+ * `RateLimit`, ...) on the response, and a custom exception filter can read
+ * them here too.
  */
 export class RateLimitRejectedException extends HttpException {
   /** Response headers of the rejection, already set on the platform response. */
@@ -29,16 +31,17 @@ export class RateLimitRejectedException extends HttpException {
     this.error = rejection.error;
   }
 
-  /** The exception for a rejection: {@link RateLimitExceededException} for a 429. */
+  /** The exception for a rejection: {@link RateLimitExceededException} for a limited request. */
   static of(rejection: Rejection): RateLimitRejectedException {
-    return rejection.status === 429
+    return rejection.reason === 'limited'
       ? new RateLimitExceededException(rejection)
       : new RateLimitRejectedException(rejection);
   }
 }
 
 /**
- * The 429: some limit is short. Body: `RateLimitExceeded.toBody()`
+ * The limited response (429, or the `statusCode` option): some limit is
+ * short. Body: the `message` option's, else `RateLimitExceeded.toBody()`
  * (`{ error: 'rate_limit_exceeded', message, retryAfterMs, limits }`, with no
  * entity ids unless the module option `exposeEntities` is true); `statuses`
  * here still names every entity.

@@ -8,11 +8,13 @@ export {
 export { RateLimitExceededException, RateLimitRejectedException } from './exceptions.js';
 export {
   type FromRequest,
+  type LimitedMessageFunction,
   RATE_LIMIT_OPTIONS,
   type RateLimitModuleExtras,
   type RateLimitModuleOptions,
   type RateLimitOptions,
   type RateLimitRequest,
+  type SuccessCheck,
 } from './options.js';
 export { RateLimitGuard } from './rate-limit.guard.js';
 export {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { type HttpFramework, HttpRateLimit } from '@tollgate/core';
+import { type HttpFramework, HttpRateLimit, type HttpRateLimitOptions } from '@tollgate/core';
 import { RATE_LIMIT_METADATA } from './decorators.js';
 import {
   RATE_LIMIT_OPTIONS,
@@ -89,6 +89,12 @@ const isExpress = (req: ProxiedRequest): boolean => typeof req.app?.get === 'fun
 
 /** Nest on Express or Fastify: the platform request's `ip`, and the platform's proxy setting. */
 const NEST: HttpFramework<RateLimitRequest> = {
+  optionHints: {
+    onLimited:
+      'Nest answers a limited request by throwing `RateLimitExceededException`: catch it in an exception filter, or override `RateLimitGuard.throwRateLimitException`; `message` and `statusCode` shape the default answer',
+    handler:
+      'catch `RateLimitExceededException` in an exception filter, or override `RateLimitGuard.throwRateLimitException`; `message` and `statusCode` shape the default answer',
+  },
   clientAddress: (req) => req.ip,
   proxy: {
     name: (req) => (isExpress(req) ? "Express's `trust proxy`" : 'Fastify `trustProxy`'),
@@ -101,7 +107,8 @@ const NEST: HttpFramework<RateLimitRequest> = {
 };
 
 function routeOf(options: RateLimitModuleOptions): RateLimitRoute {
-  const flow = new HttpRateLimit<RateLimitRequest>(options, NEST);
+  // `message` and `requestWasSuccessful` are the core's, typed for either platform's request.
+  const flow = new HttpRateLimit<RateLimitRequest>(options as HttpRateLimitOptions<RateLimitRequest>, NEST);
   return { flow, keysByAddress: options.entity === undefined };
 }
 

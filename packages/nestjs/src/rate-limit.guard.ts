@@ -6,10 +6,10 @@ import { SKIP_RATE_LIMIT_METADATA } from './decorators.js';
 import { RateLimitRejectedException } from './exceptions.js';
 import type { RateLimitRequest } from './options.js';
 import { RateLimitRoutes, type RouteHandler } from './rate-limit-routes.js';
+import { exposeState } from './request-state.js';
 
 /** The platform request as the guard touches it (Express `Request` or `FastifyRequest`). */
 interface PlatformRequest extends RateLimitRequest {
-  rateLimit?: RateLimitState;
   /** Fastify: the Node request. */
   readonly raw?: IncomingMessage;
 }
@@ -18,12 +18,14 @@ interface PlatformRequest extends RateLimitRequest {
  * Limits the routes it guards: maps the request to (entity, resource, cost)
  * with the merged module, controller and handler options, sets the
  * `RateLimit` headers, and either lets the request through with an open lease
- * (`@RateLimitState()`, `request.rateLimit`) or throws a
- * {@link RateLimitRejectedException} (429, 503 or 400).
+ * (`@RateLimitState()`, `request.rateLimit` or the module's
+ * `requestPropertyName`) or throws a {@link RateLimitRejectedException}
+ * (429 or `statusCode`, 503 or 400).
  *
  * The lease commits when the response finishes, and rolls back when the
  * response is a 5xx (an unhandled handler error becomes a 500) or the client
- * disconnects first. Streams (`@Sse()`, a raw response stream) keep it open
+ * disconnects first (and, with `skipSuccessfulRequests` / `skipFailedRequests`,
+ * when the request counts as skipped). Streams (`@Sse()`, a raw response stream) keep it open
  * until they end, so adjustments made while streaming are charged. A client
  * that disconnects while the limiter is deciding is refunded at once and the
  * handler does not run (the guard denies the request; there is no one to answer).
@@ -72,9 +74,11 @@ export class RateLimitGuard implements CanActivate {
     if (skip === true || (skip !== false && (await skip))) return true;
     const http = context.switchToHttp();
     const req = http.getRequest<PlatformRequest>();
-    if (req.rateLimit !== undefined) return true; // already limited by another RateLimitGuard (global + @UseGuards)
-    const reply = http.getResponse<ServerResponse | { raw: ServerResponse }>();
     const { flow } = this.routes.forRoute(context.getClass(), context.getHandler() as RouteHandler);
+    const property = flow.requestPropertyName;
+    // Already limited by another RateLimitGuard (global + @UseGuards): charge once.
+    if ((req as unknown as Record<string, RateLimitState | undefined>)[property] !== undefined) return true;
+    const reply = http.getResponse<ServerResponse | { raw: ServerResponse }>();
     const pending = flow.admit(
       req,
       req.raw ?? (req as unknown as IncomingMessage),
@@ -90,7 +94,7 @@ export class RateLimitGuard implements CanActivate {
       return false;
     }
     if (admission.action === 'proceed') {
-      req.rateLimit = admission.state;
+      exposeState(req, property, admission.state);
       return true;
     }
     await this.throwRateLimitException(context, admission);
@@ -123,10 +127,11 @@ export class RateLimitGuard implements CanActivate {
   }
 
   /**
-   * Throws for a refused request: 429 (limited), 503 (store unavailable) or
-   * 400 (unusable key or cost). The rejection's headers (`Retry-After`,
+   * Throws for a refused request: `rejection.reason` is `'limited'` (429, or
+   * the `statusCode` option), `'unavailable'` (503) or `'invalid'` (400:
+   * unusable key or cost). The rejection's headers (`Retry-After`,
    * `RateLimit`, ...) are already on the response. Default:
-   * {@link RateLimitRejectedException} (a `RateLimitExceededException` for a 429).
+   * {@link RateLimitRejectedException} (a `RateLimitExceededException` when limited).
    * An override that returns instead of throwing gets the default exception.
    */
   protected throwRateLimitException(

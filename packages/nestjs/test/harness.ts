@@ -86,6 +86,7 @@ function limitedFilter(onLimited: NonNullable<ContractOptions['onLimited']>): Ex
 export function nestHarness(platform: Platform): AdapterHarness {
   return {
     name: `NestJS on ${platform === 'express' ? 'Express' : 'Fastify'}`,
+    stringMessages: 'status-envelope',
     async createApp({ options, routes, trustProxy }) {
       @Controller()
       class ContractController {

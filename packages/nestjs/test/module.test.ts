@@ -119,14 +119,14 @@ describe('startup validation', () => {
     await expect(
       startApp(
         {
-          imports: [RateLimitModule.forRoot({ limiter, headers: 'draft-7' as never })],
+          imports: [RateLimitModule.forRoot({ limiter, headers: 'draft-9' as never })],
           controllers: [ItemsController],
         },
         'express',
       ),
     ).rejects.toMatchObject({
       code: 'ERR_TOLLGATE_INVALID_OPTION',
-      message: expect.stringContaining("Expected `headers` to be 'draft-8', 'draft-6' or false"),
+      message: expect.stringContaining("Expected `headers` to be 'draft-8', 'draft-7', 'draft-6' or false"),
     });
   });
 

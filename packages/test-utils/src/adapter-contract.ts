@@ -73,6 +73,18 @@ export interface ContractOptions {
   exposeEntities?: boolean;
   validate?: ValidateOption;
   onLimited?: (error: RateLimitExceeded, req: ContractRequest) => ContractResponse;
+  statusCode?: number;
+  message?:
+    | string
+    | object
+    | ((req: ContractRequest, error: RateLimitExceeded) => MaybePromise<string | object>);
+  skipSuccessfulRequests?: boolean;
+  skipFailedRequests?: boolean;
+  /** Gets the neutral request and the Node response (its `statusCode` once the response has finished). */
+  requestWasSuccessful?: (
+    req: ContractRequest,
+    res: { readonly statusCode: number },
+  ) => MaybePromise<boolean>;
 }
 
 /**
@@ -134,6 +146,12 @@ export interface ContractApp {
 export interface AdapterHarness {
   /** Shown in test names, e.g. `Express 5`. */
   readonly name: string;
+  /**
+   * How the framework sends a string `message`: as `text/plain` (`'text'`,
+   * the default: Express, Koa) or as Nest's `{ statusCode, message }` JSON,
+   * as for any `HttpException` built from a string (`'status-envelope'`).
+   */
+  readonly stringMessages?: 'text' | 'status-envelope';
   createApp(config: ContractAppConfig): MaybePromise<ContractApp>;
 }
 
@@ -198,7 +216,16 @@ export function toAdapterOptions<Req>(
   options: ContractOptions,
   view: (req: Req) => ContractRequest,
 ): HttpRateLimitOptions<Req> {
-  const { onLimited: _onLimited, entity, resource, consume, skip, ...rest } = options;
+  const {
+    onLimited: _onLimited,
+    entity,
+    resource,
+    consume,
+    skip,
+    message,
+    requestWasSuccessful,
+    ...rest
+  } = options;
   const viaView =
     <T>(neutral: (req: ContractRequest) => T) =>
     (req: Req): T =>
@@ -210,6 +237,18 @@ export function toAdapterOptions<Req>(
     adapted.resource = typeof resource === 'function' ? viaView(resource) : resource;
   if (consume !== undefined) adapted.consume = typeof consume === 'function' ? viaView(consume) : consume;
   if (skip !== undefined) adapted.skip = typeof skip === 'function' ? viaView(skip) : (skip as never);
+  if (message !== undefined) {
+    adapted.message =
+      typeof message === 'function'
+        ? (req: Req, error: RateLimitExceeded) => message(view(req), error)
+        : message;
+  }
+  if (requestWasSuccessful !== undefined) {
+    adapted.requestWasSuccessful =
+      typeof requestWasSuccessful === 'function'
+        ? (req: Req, res: { readonly statusCode: number }) => requestWasSuccessful(view(req), res)
+        : (requestWasSuccessful as never);
+  }
   return adapted;
 }
 
@@ -690,6 +729,207 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
       });
     });
 
+    describe('limited response options (statusCode, message)', () => {
+      it('answers with statusCode and a JSON message, keeping Retry-After and the rate-limit headers', async () => {
+        const { limiter } = await fixture([Limit.perMinute('rpm', 1)]);
+        const { server } = await app({ limiter, statusCode: 503, message: { error: 'slow_down' } });
+        await request(server).get('/ok').expect(200);
+        const limited = await request(server).get('/ok').expect(503);
+        expect(limited.headers['content-type']).toMatch(/application\/json/);
+        expect(limited.body).toEqual({ error: 'slow_down' });
+        expect(limited.headers['retry-after']).toBe('60');
+        expect(limited.headers['ratelimit']).toBe('"rpm";r=0;t=60');
+      });
+
+      it('sends a string message as text, never as HTML, even when built from the request', async () => {
+        const { limiter } = await fixture([Limit.perMinute('rpm', 1)]);
+        const { server } = await app({
+          limiter,
+          entity: () => 'k',
+          message: (req) => `<b>No more for ${req.header('x-user')}</b>`,
+        });
+        await request(server).get('/ok').expect(200);
+        const limited = await request(server).get('/ok').set('x-user', '<script>x</script>').expect(429);
+        const text = '<b>No more for <script>x</script></b>';
+        if (harness.stringMessages === 'status-envelope') {
+          expect(limited.headers['content-type']).toMatch(/application\/json/);
+          expect(limited.body).toEqual({ statusCode: 429, message: text });
+        } else {
+          expect(limited.headers['content-type']).toMatch(/^text\/plain/);
+          expect(limited.text).toBe(text);
+        }
+      });
+
+      it('builds the message from the request and the error, awaiting a promise', async () => {
+        const { limiter } = await fixture([Limit.perMinute('rpm', 1)]);
+        const { server } = await app({
+          limiter,
+          message: async (req, error) => ({ path: req.path, waitMs: error.retryAfterMs }),
+        });
+        await request(server).get('/ok').expect(200);
+        const limited = await request(server).get('/ok').expect(429);
+        expect(limited.body).toEqual({ path: '/ok', waitMs: 60_000 });
+      });
+
+      it('lets onLimited answer instead of message', async () => {
+        const { limiter } = await fixture([Limit.perMinute('rpm', 1)]);
+        const { server } = await app({
+          limiter,
+          statusCode: 403,
+          message: 'not sent',
+          onLimited: (error) => ({ status: 403, body: { custom: true, waitMs: error.retryAfterMs } }),
+        });
+        await request(server).get('/ok').expect(200);
+        const limited = await request(server).get('/ok').expect(403);
+        expect(limited.body).toEqual({ custom: true, waitMs: 60_000 });
+      });
+
+      it('answers 500 when the message function fails, still charging nothing', async () => {
+        const { limiter } = await fixture([Limit.perMinute('rpm', 1)]);
+        const { server } = await app({
+          limiter,
+          message: () => {
+            throw new Error('template missing');
+          },
+        });
+        await request(server).get('/ok').expect(200);
+        await request(server).get('/ok').expect(500);
+        expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 0 });
+      });
+
+      it('keeps the coded 400 and 503 bodies whatever the message', async () => {
+        const { limiter } = await fixture();
+        const { server } = await app({ limiter, statusCode: 403, message: 'Too many', entity: apiKey });
+        const response = await request(server).get('/ok').expect(400);
+        expect(response.body).toMatchObject({ code: 'ERR_TOLLGATE_INVALID_KEY' });
+      });
+
+      it('sends draft-7 headers: combined RateLimit of the tightest limit, every policy listed', async () => {
+        const { limiter } = await fixture();
+        const { server } = await app({ limiter, headers: 'draft-7' });
+        const first = await request(server).get('/ok').expect(200);
+        expect(first.headers['ratelimit-policy']).toBe('3;w=60');
+        expect(first.headers['ratelimit']).toBe('limit=3, remaining=2, reset=20');
+        await request(server).get('/ok').expect(200);
+        await request(server).get('/ok').expect(200);
+        const limited = await request(server).get('/ok').expect(429);
+        expect(limited.headers['ratelimit']).toBe('limit=3, remaining=0, reset=60');
+        expect(limited.headers['ratelimit-limit']).toBeUndefined();
+        const several = await fixture([Limit.perMinute('rpm', 10), Limit.perHour('rph', 100)]);
+        const { server: other } = await app({ limiter: several.limiter, headers: 'draft-7' });
+        const response = await request(other).get('/ok').expect(200);
+        expect(response.headers['ratelimit-policy']).toBe('10;w=60, 100;w=3600');
+        expect(response.headers['ratelimit']).toBe('limit=10, remaining=9, reset=6');
+      });
+    });
+
+    describe('skipSuccessfulRequests / skipFailedRequests', () => {
+      /** Sends `path`, waits for its lease to settle, and returns what `rpm` has left for the client. */
+      const after = async (server: Server, routes: RouteLog, limiter: RateLimiter, path: string) => {
+        await request(server).get(path);
+        await settled(routes);
+        return (await limiter.available({ entity: '127.0.0.1' }))['rpm'];
+      };
+
+      it('refunds successful requests with skipSuccessfulRequests, so only failures count', async () => {
+        const { limiter } = await fixture();
+        const { server, routes } = await app({ limiter, skipSuccessfulRequests: true });
+        for (const path of ['/status/200', '/status/201', '/status/302', '/status/200'])
+          expect(await after(server, routes, limiter, path)).toBe(3);
+        expect(await after(server, routes, limiter, '/status/401')).toBe(2);
+        expect(await after(server, routes, limiter, '/status/404')).toBe(1);
+        expect(await after(server, routes, limiter, '/status/403')).toBe(0);
+        await request(server).get('/status/200').expect(429);
+      });
+
+      it('refunds 4xx, 5xx, thrown and abandoned requests with skipFailedRequests, even without rollbacks', async () => {
+        const { limiter } = await fixture([Limit.perMinute('rpm', 10)]);
+        const { server, routes } = await app({
+          limiter,
+          skipFailedRequests: true,
+          rollbackOnError: false,
+          rollbackOnAbort: false,
+        });
+        for (const path of ['/status/404', '/status/429', '/status/500', '/fail'])
+          expect(await after(server, routes, limiter, path)).toBe(10);
+        const { response, destroy } = rawGet(server, '/hang');
+        void response.catch(() => {});
+        await eventually(() => routes.hung !== undefined, 'the hanging request is admitted');
+        destroy();
+        await settledLease(() => routes.hung?.lease, 'the abandoned request settles');
+        expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 10 });
+        expect(await after(server, routes, limiter, '/ok')).toBe(9);
+      });
+
+      it('asks requestWasSuccessful, awaiting it, with the request and the final status', async () => {
+        const { limiter } = await fixture();
+        const seen: [string, number][] = [];
+        const { server, routes } = await app({
+          limiter,
+          skipSuccessfulRequests: true,
+          requestWasSuccessful: async (req, res) => {
+            seen.push([req.path, res.statusCode]);
+            return res.statusCode < 400 || res.statusCode === 404;
+          },
+        });
+        expect(await after(server, routes, limiter, '/status/404')).toBe(3);
+        expect(await after(server, routes, limiter, '/status/403')).toBe(2);
+        expect(seen).toEqual([
+          ['/status/404', 404],
+          ['/status/403', 403],
+        ]);
+      });
+
+      it('keeps the charge and warns once when requestWasSuccessful throws', async () => {
+        const { limiter, logger } = await fixture();
+        const { server, routes } = await app({
+          limiter,
+          logger,
+          skipSuccessfulRequests: true,
+          requestWasSuccessful: () => {
+            throw new Error('bad check');
+          },
+        });
+        expect(await after(server, routes, limiter, '/ok')).toBe(2);
+        expect(await after(server, routes, limiter, '/ok')).toBe(1);
+        expect(logger.codes().filter((code) => code === 'WARN_TOLLGATE_SUCCESS_CHECK_FAILED')).toHaveLength(
+          1,
+        );
+      });
+
+      it('settles once when the handler settles its own lease under the skip options', async () => {
+        const { store, clock, logger } = await fixture();
+        const limiter = new RateLimiter({
+          store: slowSettlingStore(store, 50),
+          limits: [Limit.perMinute('rpm', 3)],
+          clock: () => clock.now,
+          logger,
+          ...(storeFactory.timeoutMs === undefined ? {} : { timeoutMs: storeFactory.timeoutMs }),
+        });
+        const { server, routes } = await app({
+          limiter,
+          logger,
+          skipFailedRequests: true,
+          skipSuccessfulRequests: true,
+        });
+        // One request holds a token the whole time: a second refund would give it back too.
+        const held = rawGet(server, '/hang');
+        void held.response.catch(() => {});
+        await eventually(() => routes.hung !== undefined, 'the hanging request is admitted');
+        routes.onStatus = (state) => void state?.lease.rollback();
+        await request(server).get('/status/404').expect(404);
+        await settled(routes);
+        // A handler that commits keeps its charge although the request would count as skipped.
+        routes.onStatus = (state) => void state?.lease.commit();
+        await request(server).get('/status/200').expect(200);
+        await settled(routes);
+        await limiter.close();
+        expect(await limiter.available({ entity: '127.0.0.1' })).toEqual({ rpm: 1 });
+        expect(logger.warnings).toEqual([]);
+        held.destroy();
+      });
+    });
+
     describe('unusable input (400, nothing consumed)', () => {
       it('answers 400 for a negative cost', async () => {
         const { limiter } = await fixture();
@@ -771,12 +1011,46 @@ export function describeAdapterContract(harness: AdapterHarness, options: Adapte
         await expect(build({ limiter: {} as RateLimiter })).rejects.toMatchObject({
           code: 'ERR_TOLLGATE_INVALID_OPTION',
         });
-        await expect(build({ limiter, headers: 'draft-7' as HeaderStandard })).rejects.toMatchObject({
+        await expect(build({ limiter, headers: 'draft-9' as HeaderStandard })).rejects.toMatchObject({
           code: 'ERR_TOLLGATE_INVALID_OPTION',
         });
         await expect(build({ limiter, consume: 5 as unknown as Consumption })).rejects.toMatchObject({
           code: 'ERR_TOLLGATE_INVALID_OPTION',
         });
+        for (const [bad, field] of [
+          [{ statusCode: 200 }, 'statusCode'],
+          [{ message: 42 }, 'message'],
+          [{ skipFailedRequests: 'yes' }, 'skipFailedRequests'],
+          [{ requestWasSuccessful: true }, 'requestWasSuccessful'],
+        ] as const) {
+          await expect(build({ limiter, ...(bad as object) })).rejects.toMatchObject({
+            code: 'ERR_TOLLGATE_INVALID_OPTION',
+            field,
+          });
+        }
+      });
+
+      it('refuses option names it does not know, with the Tollgate equivalent of foreign ones', async () => {
+        const { limiter } = await fixture();
+        const routes = new RouteLog();
+        const build = async (options: object) => {
+          const started = await harness.createApp({
+            options: options as ContractOptions,
+            routes,
+            trustProxy: false,
+          });
+          open.push(started);
+        };
+        const erl = build({ limiter, windowMs: 60_000, max: 5 });
+        await expect(erl).rejects.toMatchObject({ code: 'ERR_TOLLGATE_INVALID_OPTION', field: 'windowMs' });
+        await expect(erl).rejects.toThrow(/`max`: a limit carries its own rate/);
+        const throttler = build({ limiter, ttl: 60_000, limit: 10 });
+        await expect(throttler).rejects.toMatchObject({ field: 'ttl' });
+        await expect(throttler).rejects.toThrow(/`limits` takes Limit objects/);
+        await expect(build({ limiter, keyGenerator: () => 'k' })).rejects.toThrow(/use `entity/);
+        await expect(build({ limiter, rollbackOnErorr: false })).rejects.toThrow(
+          /did you mean `rollbackOnError`/,
+        );
       });
 
       it('passes an error thrown by the entity function to the framework, charging nothing', async () => {

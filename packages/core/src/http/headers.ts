@@ -2,7 +2,10 @@ import { publicLimitName } from '../errors.js';
 import type { LimitStatus } from '../types.js';
 
 /** Which standard rate-limit headers to send. */
-export type HeaderStandard = 'draft-8' | 'draft-6' | false;
+export type HeaderStandard = 'draft-8' | 'draft-7' | 'draft-6' | false;
+
+/** Every value of {@link HeaderStandard}, for validating options. */
+export const HEADER_STANDARDS: readonly HeaderStandard[] = ['draft-8', 'draft-7', 'draft-6', false];
 
 /** Options of {@link rateLimitHeaders}. */
 export interface HeaderOptions {
@@ -22,6 +25,9 @@ export interface HeaderOptions {
  *   `RateLimit-Policy: "rpm";q=100;w=60` and `RateLimit: "rpm";r=42;t=18`,
  *   where q is the capacity, w the seconds to refill it from empty, r the
  *   tokens left and t the seconds until the bucket is full again.
+ * - `draft-7`: the combined `RateLimit: limit=100, remaining=42, reset=18` of
+ *   the tightest limit (draft-07 has room for one limit there, as in
+ *   express-rate-limit) plus `RateLimit-Policy: 100;w=60, ...` listing every limit.
  * - `draft-6`: `RateLimit-Limit/Remaining/Reset` of the tightest limit plus
  *   `RateLimit-Policy: 100;w=60, ...`.
  * - legacy: `X-RateLimit-Limit/Remaining/Reset` (reset in epoch seconds).
@@ -39,11 +45,14 @@ export function rateLimitHeaders(
     headers['RateLimit'] = statuses
       .map((status) => `${policyName(status)};r=${remaining(status)};t=${secondsCeil(status.resetAfterMs)}`)
       .join(', ');
+  } else if (options.standard === 'draft-7') {
+    const tightest = tightestStatus(statuses);
+    headers['RateLimit-Policy'] = unnamedPolicy(statuses);
+    headers['RateLimit'] =
+      `limit=${tightest.capacity}, remaining=${remaining(tightest)}, reset=${secondsCeil(tightest.resetAfterMs)}`;
   } else if (options.standard === 'draft-6') {
     const tightest = tightestStatus(statuses);
-    headers['RateLimit-Policy'] = statuses
-      .map((status) => `${status.capacity};w=${windowSeconds(status)}`)
-      .join(', ');
+    headers['RateLimit-Policy'] = unnamedPolicy(statuses);
     headers['RateLimit-Limit'] = String(tightest.capacity);
     headers['RateLimit-Remaining'] = String(remaining(tightest));
     headers['RateLimit-Reset'] = String(secondsCeil(tightest.resetAfterMs));
@@ -110,6 +119,13 @@ export class RateLimitHeaderWriter {
         value += `${entry.names[index]};r=${remaining(status)};t=${secondsCeil(status.resetAfterMs)}`;
       }
       sink.setHeader('RateLimit', value);
+    } else if (this.standard === 'draft-7') {
+      const tightest = tightestStatus(statuses);
+      sink.setHeader('RateLimit-Policy', this.policyOf(statuses).policy);
+      sink.setHeader(
+        'RateLimit',
+        `limit=${tightest.capacity}, remaining=${remaining(tightest)}, reset=${secondsCeil(tightest.resetAfterMs)}`,
+      );
     } else if (this.standard === 'draft-6') {
       const tightest = tightestStatus(statuses);
       sink.setHeader('RateLimit-Policy', this.policyOf(statuses).policy);
@@ -147,7 +163,7 @@ export class RateLimitHeaderWriter {
           ? statuses
               .map((status) => `${policyName(status)};q=${status.capacity};w=${windowSeconds(status)}`)
               .join(', ')
-          : statuses.map((status) => `${status.capacity};w=${windowSeconds(status)}`).join(', '),
+          : unnamedPolicy(statuses),
       names: statuses.map(policyName),
     };
     if (this.policies.length < POLICY_CACHE_SIZE) this.policies.push(entry);
@@ -191,6 +207,11 @@ export function tightestStatus(statuses: readonly LimitStatus[]): LimitStatus {
     if (better > 0) tightest = status;
   }
   return tightest;
+}
+
+/** The draft-6 and draft-7 `RateLimit-Policy`: `100;w=60, 10000;w=3600`, one item per limit. */
+function unnamedPolicy(statuses: readonly LimitStatus[]): string {
+  return statuses.map((status) => `${status.capacity};w=${windowSeconds(status)}`).join(', ');
 }
 
 function policyName(status: LimitStatus): string {

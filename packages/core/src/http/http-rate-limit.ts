@@ -20,15 +20,25 @@ import type { Lease } from '../limiter/lease.js';
 import { RateLimiter } from '../limiter/rate-limiter.js';
 import type { AcquireRequest } from '../limiter/types.js';
 import type { Consumption, LimitStatus, Logger } from '../types.js';
-import { type HeaderStandard, RateLimitHeaderWriter, retryAfterSeconds } from './headers.js';
+import {
+  HEADER_STANDARDS,
+  type HeaderStandard,
+  RateLimitHeaderWriter,
+  retryAfterSeconds,
+} from './headers.js';
 import { ipKey } from './ip-key.js';
+import { OptionNames } from './option-names.js';
 import {
   booleanOption,
   consumptionOrFunction,
   invalidOption,
   isThenable,
+  limitedBody,
+  limitedMessage,
+  limitedStatusCode,
   type MaybePromise,
   optionalFunction,
+  propertyName,
   stringOrFunction,
   validateOption,
 } from './options.js';
@@ -52,7 +62,12 @@ export interface HttpRateLimitOptions<Req> {
   limits?: readonly Limit[];
   /** Requests for which this returns true are not limited (and not charged). */
   skip?: (req: Req) => MaybePromise<boolean>;
-  /** Standard headers: `'draft-8'` (default), `'draft-6'` or `false`. */
+  /**
+   * Standard headers: `'draft-8'` (default; one named policy per limit),
+   * `'draft-7'` (combined `RateLimit: limit=100, remaining=42, reset=18` of
+   * the tightest limit, as express-rate-limit writes it), `'draft-6'`
+   * (`RateLimit-Limit/Remaining/Reset` of the tightest limit) or `false`.
+   */
   headers?: HeaderStandard;
   /** Also send `X-RateLimit-*` headers. Default false. */
   legacyHeaders?: boolean;
@@ -76,7 +91,91 @@ export interface HttpRateLimitOptions<Req> {
    * never carry entity ids either way. Turn on for internal callers only.
    */
   exposeEntities?: boolean;
+  /**
+   * Status of a limited response: an integer from 400 to 599. Default 429.
+   * `Retry-After` and the rate-limit headers are sent with it either way.
+   */
+  statusCode?: number;
+  /**
+   * Body of a limited response instead of the default JSON
+   * (`RateLimitExceeded.toBody()`): a string (sent as `text/plain`), a JSON
+   * object or array, or a function of the request and the error returning
+   * one of those (or a promise of it). An adapter's own `onLimited` wins
+   * when given. 400 and 503 keep their coded JSON bodies.
+   */
+  message?: LimitedMessage<Req>;
+  /**
+   * Where admitted requests carry their {@link RateLimitState}: `req[name]`
+   * (Express, Nest), `ctx.state[name]` (Koa). Default `'rateLimit'`. Must not
+   * be a name every object has (`__proto__`, `constructor`, `toString`, ...)
+   * or `prototype`.
+   */
+  requestPropertyName?: string;
+  /**
+   * Refund requests that succeed (`requestWasSuccessful`; default: status
+   * below 400), so only failures count, e.g. failed logins. The charge is
+   * still taken on the way in, so concurrent requests are limited; it is
+   * refunded when the response ends. Default false.
+   */
+  skipSuccessfulRequests?: boolean;
+  /**
+   * Refund requests that fail: `requestWasSuccessful` says no (default:
+   * status 400 or more), the handler throws, or the client disconnects
+   * before the response is complete. Default false.
+   */
+  skipFailedRequests?: boolean;
+  /**
+   * Whether a completed request counts as successful, for
+   * `skipSuccessfulRequests` / `skipFailedRequests`; called once the response
+   * has finished, with the framework's request and the Node response.
+   * Default: `res.statusCode < 400`. If it throws or rejects, the charge is
+   * kept and `WARN_TOLLGATE_SUCCESS_CHECK_FAILED` is logged once.
+   */
+  requestWasSuccessful?: (req: Req, res: ServerResponse) => MaybePromise<boolean>;
 }
+
+/**
+ * The body of a limited response given by the `message` option: a string,
+ * or a JSON object or array (a plain object; class instances are refused).
+ */
+export type LimitedBody = string | object;
+
+/**
+ * The `message` option: a {@link LimitedBody}, or a function of the
+ * request and the error that returns one (or a promise of one).
+ *
+ * @example
+ * rateLimit({ limiter, message: (req, error) => ({ error: 'slow_down', retryInSeconds: Math.ceil(error.retryAfterMs / 1000) }) })
+ */
+export type LimitedMessage<Req> =
+  | LimitedBody
+  | ((req: Req, error: RateLimitExceeded) => LimitedBody | Promise<LimitedBody>);
+
+/** Every option of {@link HttpRateLimitOptions}; the compile-time check below keeps it complete. */
+const HTTP_OPTIONS = [
+  'limiter',
+  'entity',
+  'resource',
+  'consume',
+  'limits',
+  'skip',
+  'headers',
+  'legacyHeaders',
+  'rollbackOnError',
+  'rollbackOnAbort',
+  'logger',
+  'validate',
+  'exposeEntities',
+  'statusCode',
+  'message',
+  'requestPropertyName',
+  'skipSuccessfulRequests',
+  'skipFailedRequests',
+  'requestWasSuccessful',
+] as const satisfies readonly (keyof HttpRateLimitOptions<unknown>)[];
+type UnlistedOption = Exclude<keyof HttpRateLimitOptions<unknown>, (typeof HTTP_OPTIONS)[number]>;
+const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
+void everyOptionListed;
 
 /** What an adapter exposes to handlers: `req.rateLimit`, `ctx.state.rateLimit`, `@RateLimitState()`. */
 export interface RateLimitState {
@@ -89,21 +188,27 @@ export interface RateLimitState {
 }
 
 /**
- * A refused request, typed by its status so the error and body need no cast:
- * 429 (limited; `RateLimitExceeded`), 503 (store unavailable under
- * `onUnavailable: 'block'`; `RateLimiterUnavailable`) or 400 (unusable key or
- * cost, nothing charged; `ValidationError`).
+ * A refused request, typed by its `reason` so the error and body need no cast:
+ * `'limited'` (`RateLimitExceeded`; status 429 unless the `statusCode`
+ * option says otherwise, body from `message` or the default JSON),
+ * `'unavailable'` (503: store unavailable under `onUnavailable: 'block'`;
+ * `RateLimiterUnavailable`) or `'invalid'` (400: unusable key or cost,
+ * nothing charged; `ValidationError`).
  */
 export type HttpRejection =
   | {
       readonly action: 'reject';
-      readonly status: 429;
+      readonly reason: 'limited';
+      /** 429, or the `statusCode` option. */
+      readonly status: number;
       readonly headers: Record<string, string>;
-      readonly body: RateLimitExceededBody;
+      /** The default JSON body, or what the `message` option gave (a string is sent as text). */
+      readonly body: RateLimitExceededBody | LimitedBody;
       readonly error: RateLimitExceeded;
     }
   | {
       readonly action: 'reject';
+      readonly reason: 'unavailable';
       readonly status: 503;
       readonly headers: Record<string, string>;
       readonly body: RateLimiterUnavailableBody;
@@ -111,6 +216,7 @@ export type HttpRejection =
     }
   | {
       readonly action: 'reject';
+      readonly reason: 'invalid';
       readonly status: 400;
       readonly headers: Record<string, string>;
       readonly body: ValidationErrorBody;
@@ -132,7 +238,7 @@ export type HttpDecision =
  * - `proceed`: admitted; expose `state` to handlers and run them.
  * - `gone`: the client left while the limiter was deciding; the lease is
  *   being refunded (`settled`); answer nothing and run nothing.
- * - `reject`: send `status` with `body` (or the user's `onLimited` for a 429).
+ * - `reject`: send `status` with `body` (or the user's `onLimited` when `reason` is `'limited'`).
  */
 export type HttpAdmission =
   | { readonly action: 'skip' }
@@ -156,6 +262,10 @@ export interface HttpFramework<Req> {
   clientAddress(req: Req): string | undefined;
   /** How the framework trusts proxies; without it the proxy check does not run. */
   proxy?: ProxySetting<Req>;
+  /** The adapter's own option names (e.g. `onLimited`), accepted beside the shared ones. */
+  options?: readonly string[];
+  /** What to use instead of an option this adapter does not take, by name (over the core's explanations). */
+  optionHints?: Readonly<Record<string, string>>;
 }
 
 /** More flows than this built for one limiter after it served a request means one is built per request. */
@@ -176,8 +286,22 @@ const now = (): number => Date.now();
  * Node's response objects change their shape on the hot path. Keyed weakly,
  * so a response that never ends does not leak.
  */
-// biome-ignore lint/suspicious/noExplicitAny: the flow's request type does not matter for settling.
-const pending = new WeakMap<ServerResponse, { flow: HttpRateLimit<any>; state: RateLimitState }>();
+const pending = new WeakMap<ServerResponse, Watched>();
+
+/** What {@link pending} keeps per response: the request too, for `requestWasSuccessful`. */
+interface Watched {
+  // biome-ignore lint/suspicious/noExplicitAny: the flow's request type does not matter for settling.
+  readonly flow: HttpRateLimit<any>;
+  readonly state: RateLimitState;
+  readonly req: unknown;
+}
+
+/** What `skipSuccessfulRequests` / `skipFailedRequests` refund, decided once per flow. */
+interface OutcomeSkips<Req> {
+  readonly successful: boolean;
+  readonly failed: boolean;
+  readonly wasSuccessful: ((req: Req, res: ServerResponse) => MaybePromise<boolean>) | undefined;
+}
 
 /**
  * The framework-agnostic HTTP flow behind every adapter: map the request to
@@ -209,8 +333,16 @@ export class HttpRateLimit<Req> {
   private readonly rollbackOnAbort: boolean;
   private readonly bodyOptions: ErrorBodyOptions;
   private readonly warnings: HttpWarnings;
+  /** Status of a limited response (`statusCode`). */
+  private readonly limitedStatus: number;
+  /** The `message` option; undefined for the default body (also when the adapter's `onLimited` answers). */
+  private readonly message: LimitedMessage<Req> | undefined;
+  /** What the skip options refund; undefined when both are off, so settling stays as it was. */
+  private readonly skips: OutcomeSkips<Req> | undefined;
   /** Where coded warnings go. */
   readonly logger: Logger;
+  /** Where the adapter exposes the state: `req[name]`, `ctx.state[name]` (`requestPropertyName`). */
+  readonly requestPropertyName: string;
   /** The proxy setting while the proxy check still has something to say; undefined once settled. */
   private proxy: ProxySetting<Req> | undefined;
   /** Set on the first request, so the per-request path does not touch the shared WeakSet again. */
@@ -218,9 +350,12 @@ export class HttpRateLimit<Req> {
 
   /**
    * @param options the user's options (an adapter's own callback options, such as
-   *   `onLimited`, are checked to be functions here too)
+   *   `onLimited`, are checked to be functions here too). An unknown option
+   *   name is an error, with the Tollgate equivalent of express-rate-limit,
+   *   @nestjs/throttler and @fastify/rate-limit names.
    * @param framework how this framework finds the client address and trusts
-   *   proxies; a function is the client address alone
+   *   proxies, and which options of its own it takes; a function is the
+   *   client address alone
    */
   constructor(
     options: HttpRateLimitOptions<Req>,
@@ -229,6 +364,10 @@ export class HttpRateLimit<Req> {
     if (typeof options !== 'object' || options === null) {
       throw invalidOption('options', `Expected an options object, got ${describeValue(options)}`);
     }
+    const hooks: HttpFramework<Req> =
+      typeof framework === 'function' ? { clientAddress: framework } : framework;
+    // Names first: an express-rate-limit configuration pasted as is learns what to change, not only that `limiter` is missing.
+    new OptionNames(HTTP_OPTIONS, hooks.options, hooks.optionHints).check(options);
     if (!(options.limiter instanceof RateLimiter)) {
       const looksLikeLimiter =
         typeof (options.limiter as { tryAcquire?: unknown } | undefined)?.tryAcquire === 'function';
@@ -239,7 +378,6 @@ export class HttpRateLimit<Req> {
         );
       }
     }
-    const hooks = typeof framework === 'function' ? { clientAddress: framework } : framework;
     this.limiter = options.limiter;
     this.logger = options.logger ?? console;
     this.warnings = new HttpWarnings(this.logger, validateOption(options.validate));
@@ -248,13 +386,13 @@ export class HttpRateLimit<Req> {
     this.resource = stringOrFunction(options.resource, 'resource');
     this.consume = consumptionOrFunction(options.consume, 'consume');
     this.skip = optionalFunction(options.skip, 'skip');
-    optionalFunction((options as { onLimited?: unknown }).onLimited, 'onLimited');
+    const onLimited = optionalFunction((options as { onLimited?: unknown }).onLimited, 'onLimited');
     this.limits = options.limits;
     const standard = options.headers ?? 'draft-8';
-    if (standard !== 'draft-8' && standard !== 'draft-6' && standard !== false) {
+    if (!HEADER_STANDARDS.includes(standard)) {
       throw invalidOption(
         'headers',
-        `Expected \`headers\` to be 'draft-8', 'draft-6' or false, got ${describeValue(standard)}`,
+        `Expected \`headers\` to be 'draft-8', 'draft-7', 'draft-6' or false, got ${describeValue(standard)}${(standard as unknown) === true ? '; for X-RateLimit-* headers use `legacyHeaders: true`' : ''}`,
       );
     }
     this.headers = new RateLimitHeaderWriter(
@@ -264,6 +402,15 @@ export class HttpRateLimit<Req> {
     this.rollbackOnError = booleanOption(options.rollbackOnError, 'rollbackOnError', true);
     this.rollbackOnAbort = booleanOption(options.rollbackOnAbort, 'rollbackOnAbort', true);
     this.bodyOptions = { exposeEntities: booleanOption(options.exposeEntities, 'exposeEntities', false) };
+    this.limitedStatus = limitedStatusCode(options.statusCode);
+    const message = limitedMessage(options.message);
+    // The adapter's own answer wins; the message function is then never called.
+    this.message = onLimited === undefined ? message : undefined;
+    this.requestPropertyName = propertyName(options.requestPropertyName, 'requestPropertyName', 'rateLimit');
+    const successful = booleanOption(options.skipSuccessfulRequests, 'skipSuccessfulRequests', false);
+    const failed = booleanOption(options.skipFailedRequests, 'skipFailedRequests', false);
+    const wasSuccessful = optionalFunction(options.requestWasSuccessful, 'requestWasSuccessful');
+    this.skips = successful || failed ? { successful, failed, wasSuccessful } : undefined;
     // Only an address-keyed flow suffers from an untrusted proxy; an `entity` function decides its own key.
     this.proxy = this.entityOf === undefined && this.warnings.isOn('proxy') ? hooks.proxy : undefined;
     this.checkConsumeNames(options.consume);
@@ -314,34 +461,66 @@ export class HttpRateLimit<Req> {
   async decide(req: Req): Promise<HttpDecision> {
     if (!this.served) this.markServed();
     if (this.skip && (await this.skip(req))) return SKIP;
+    let decision: Decision;
     try {
-      const decision = await this.limiter.tryAcquire(
+      decision = await this.limiter.tryAcquire(
         this.requestOf(await this.entityFor(req), await this.resourceOf(req), await this.consumeOf(req)),
       );
-      if (!decision.allowed) return this.limited(decision.error);
-      return {
-        action: 'proceed',
-        headers: this.headers.record(decision.statuses, now),
-        state: { lease: decision.lease, statuses: decision.statuses, degraded: decision.degraded },
-      };
     } catch (error) {
-      return this.rejectionFor(error);
+      return this.rejectionFor(error, req);
     }
+    if (!decision.allowed) return this.limited(decision.error, req);
+    return {
+      action: 'proceed',
+      headers: this.headers.record(decision.statuses, now),
+      state: { lease: decision.lease, statuses: decision.statuses, degraded: decision.degraded },
+    };
   }
 
   /**
    * Commits or rolls back the lease from how the request ended: rollback when
    * the handler threw or answered 5xx (`rollbackOnError`) or the client went
-   * away first (`rollbackOnAbort`), commit otherwise. Never throws: a store
-   * failure here is logged, since the response is already gone. A lease
-   * already settled (or being settled) is left alone.
+   * away first (`rollbackOnAbort`); with `skipSuccessfulRequests` /
+   * `skipFailedRequests`, also when the request counts as skipped; commit
+   * otherwise. Never throws: a store failure here is logged, since the
+   * response is already gone. A lease already settled (or being settled), by
+   * the handler for instance, is left alone.
+   *
+   * @param req the framework's request, for `requestWasSuccessful`
+   * @param res the Node response, for `requestWasSuccessful` (without both,
+   *   success is `outcome.statusCode < 400`)
    */
-  finish(state: RateLimitState, outcome: RequestOutcome): Promise<void> {
-    const failed = outcome.error !== undefined || outcome.statusCode >= 500;
-    return this.settleLease(
-      state.lease,
-      (failed && this.rollbackOnError) || (outcome.aborted === true && this.rollbackOnAbort),
-    );
+  finish(state: RateLimitState, outcome: RequestOutcome, req?: Req, res?: ServerResponse): Promise<void> {
+    const thrown = outcome.error !== undefined;
+    const aborted = outcome.aborted === true;
+    if (
+      ((thrown || outcome.statusCode >= 500) && this.rollbackOnError) ||
+      (aborted && this.rollbackOnAbort)
+    ) {
+      return this.settleLease(state.lease, true);
+    }
+    const { skips } = this;
+    if (skips === undefined) return this.settleLease(state.lease, false);
+    // A request that threw or was abandoned never succeeded; no need to ask.
+    if (thrown || aborted) return this.settleLease(state.lease, skips.failed);
+    // Settled by the handler: leave it, and spare the user's check.
+    if (state.lease.isClosed) return RESOLVED;
+    let success: MaybePromise<boolean>;
+    try {
+      success =
+        skips.wasSuccessful !== undefined && req !== undefined && res !== undefined
+          ? skips.wasSuccessful(req, res)
+          : outcome.statusCode < 400;
+    } catch (error) {
+      return this.successCheckFailed(state.lease, error);
+    }
+    if (isThenable(success)) {
+      return Promise.resolve(success).then(
+        (resolved) => this.settleLease(state.lease, skipped(skips, resolved)),
+        (error: unknown) => this.successCheckFailed(state.lease, error),
+      );
+    }
+    return this.settleLease(state.lease, skipped(skips, success));
   }
 
   /**
@@ -354,7 +533,7 @@ export class HttpRateLimit<Req> {
     const watched = pending.get(res);
     if (watched === undefined) return RESOLVED;
     pending.delete(res);
-    return this.finish(watched.state, outcome);
+    return this.finish(watched.state, outcome, watched.req as Req, res);
   }
 
   /** Logs a coded warning once per logger and code (once per process with the default `console`). */
@@ -388,16 +567,17 @@ export class HttpRateLimit<Req> {
       const resource = this.resourceOf(req);
       const consume = this.consumeOf(req);
       if (isThenable(entity) || isThenable(resource) || isThenable(consume)) {
-        return this.chargeLater(entity, resource, consume, res);
+        return this.chargeLater(req, entity, resource, consume, res);
       }
       decision = this.limiter.tryAcquire(this.requestOf(entity, resource, consume));
     } catch (error) {
-      return this.rejectionFor(error, res);
+      return this.appliedRejectionFor(error, req, res);
     }
-    return isThenable(decision) ? this.answerLater(decision, res) : this.answer(decision, res);
+    return isThenable(decision) ? this.answerLater(req, decision, res) : this.answer(req, decision, res);
   }
 
   private async chargeLater(
+    req: Req,
     entity: MaybePromise<string>,
     resource: MaybePromise<string | undefined>,
     consume: MaybePromise<Consumption | undefined>,
@@ -407,23 +587,27 @@ export class HttpRateLimit<Req> {
     try {
       decision = await this.limiter.tryAcquire(this.requestOf(await entity, await resource, await consume));
     } catch (error) {
-      return this.rejectionFor(error, res);
+      return this.appliedRejectionFor(error, req, res);
     }
-    return this.answer(decision, res);
+    return this.answer(req, decision, res);
   }
 
-  private async answerLater(pending: PromiseLike<Decision>, res: ServerResponse): Promise<HttpAdmission> {
+  private async answerLater(
+    req: Req,
+    pending: PromiseLike<Decision>,
+    res: ServerResponse,
+  ): Promise<HttpAdmission> {
     let decision: Decision;
     try {
       decision = await pending;
     } catch (error) {
-      return this.rejectionFor(error, res);
+      return this.appliedRejectionFor(error, req, res);
     }
-    return this.answer(decision, res);
+    return this.answer(req, decision, res);
   }
 
-  private answer(decision: Decision, res: ServerResponse): HttpAdmission {
-    if (!decision.allowed) return this.applied(this.limited(decision.error), res);
+  private answer(req: Req, decision: Decision, res: ServerResponse): HttpAdmission | Promise<HttpAdmission> {
+    if (!decision.allowed) return this.applied(this.limited(decision.error, req), res);
     this.headers.write(res, decision.statuses, now);
     const state: RateLimitState = {
       lease: decision.lease,
@@ -434,7 +618,7 @@ export class HttpRateLimit<Req> {
       // The client left while the limiter was deciding: nobody to answer, nothing to run.
       return { action: 'gone', settled: this.finish(state, { statusCode: res.statusCode, aborted: true }) };
     }
-    pending.set(res, { flow: this, state });
+    pending.set(res, { flow: this, state, req });
     res.on('finish', onResponseFinish);
     res.on('close', onResponseClose);
     return { action: 'proceed', state };
@@ -475,39 +659,82 @@ export class HttpRateLimit<Req> {
     );
   }
 
-  /** The 429, built here for every adapter: status, rate-limit headers, `Retry-After`, body. */
-  private limited(error: RateLimitExceeded): HttpRejection {
+  /** Keeps the charge when `requestWasSuccessful` fails: counting is the safe side of a broken check. */
+  private successCheckFailed(lease: Lease, error: unknown): Promise<void> {
+    this.warnOnce(
+      'WARN_TOLLGATE_SUCCESS_CHECK_FAILED',
+      `\`requestWasSuccessful\` threw, so the request was counted (its charge kept): ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return this.settleLease(lease, false);
+  }
+
+  /**
+   * The limited response, built here for every adapter: status (429 or
+   * `statusCode`), rate-limit headers, `Retry-After`, and the body (`message`,
+   * else the default JSON). A promise only when a `message` function returns one.
+   */
+  private limited(error: RateLimitExceeded, req: Req): HttpRejection | Promise<HttpRejection> {
     const headers = this.headers.record(error.statuses, now);
     headers['Retry-After'] = String(retryAfterSeconds(error.retryAfterMs));
-    return {
+    const { message } = this;
+    if (typeof message !== 'function') {
+      const body = message ?? rateLimitExceededBody(error, this.bodyOptions);
+      return { action: 'reject', reason: 'limited', status: this.limitedStatus, headers, body, error };
+    }
+    // A throwing message function propagates like any other user function: the framework answers 500.
+    const produced = message(req, error);
+    const limitedWith = (body: LimitedBody): HttpRejection => ({
       action: 'reject',
-      status: 429,
+      reason: 'limited',
+      status: this.limitedStatus,
       headers,
-      body: rateLimitExceededBody(error, this.bodyOptions),
+      body: limitedBody(body),
       error,
-    };
+    });
+    return isThenable(produced) ? Promise.resolve(produced).then(limitedWith) : limitedWith(produced);
   }
 
   /** The rejection for an error of the mapping or the limiter; any other error is rethrown. */
-  private rejectionFor(error: unknown, res?: ServerResponse): HttpRejection {
-    let rejection: HttpRejection;
-    if (isRateLimitExceeded(error)) rejection = this.limited(error);
-    else if (isRateLimiterUnavailable(error)) {
-      rejection = {
+  private rejectionFor(error: unknown, req: Req): HttpRejection | Promise<HttpRejection> {
+    if (isRateLimitExceeded(error)) return this.limited(error, req);
+    if (isRateLimiterUnavailable(error)) {
+      return {
         action: 'reject',
+        reason: 'unavailable',
         status: 503,
         headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
         body: rateLimiterUnavailableBody(error),
         error,
       };
-    } else if (isTollgateError(error) && error instanceof ValidationError) {
-      rejection = { action: 'reject', status: 400, headers: {}, body: error.toBody(this.bodyOptions), error };
-    } else throw error;
-    return res === undefined ? rejection : this.applied(rejection, res);
+    }
+    if (isTollgateError(error) && error instanceof ValidationError) {
+      return {
+        action: 'reject',
+        reason: 'invalid',
+        status: 400,
+        headers: {},
+        body: error.toBody(this.bodyOptions),
+        error,
+      };
+    }
+    throw error;
+  }
+
+  /** {@link rejectionFor}, with its headers set on the response. */
+  private appliedRejectionFor(
+    error: unknown,
+    req: Req,
+    res: ServerResponse,
+  ): HttpRejection | Promise<HttpRejection> {
+    return this.applied(this.rejectionFor(error, req), res);
   }
 
   /** Sets a rejection's headers on the response, so they reach the client whoever sends the body. */
-  private applied(rejection: HttpRejection, res: ServerResponse): HttpRejection {
+  private applied(
+    rejection: HttpRejection | Promise<HttpRejection>,
+    res: ServerResponse,
+  ): HttpRejection | Promise<HttpRejection> {
+    if (rejection instanceof Promise) return rejection.then((resolved) => this.applied(resolved, res));
     for (const name in rejection.headers) res.setHeader(name, rejection.headers[name]!);
     return rejection;
   }
@@ -544,6 +771,11 @@ export class HttpRateLimit<Req> {
   }
 }
 
+/** True when a completed request counts as skipped, so its charge is refunded. Truthiness, as express-rate-limit reads it. */
+function skipped(skips: Pick<OutcomeSkips<never>, 'successful' | 'failed'>, success: unknown): boolean {
+  return success ? skips.successful : skips.failed;
+}
+
 /** `finish`: the response is complete; settle from its status code. */
 function onResponseFinish(this: ServerResponse): void {
   settleWatched(this, false);
@@ -559,5 +791,5 @@ function settleWatched(res: ServerResponse, aborted: boolean): void {
   const watched = pending.get(res);
   if (watched === undefined) return;
   pending.delete(res);
-  void watched.flow.finish(watched.state, { statusCode: res.statusCode, aborted });
+  void watched.flow.finish(watched.state, { statusCode: res.statusCode, aborted }, watched.req, res);
 }
