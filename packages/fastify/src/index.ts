@@ -67,6 +67,7 @@ const FASTIFY: HttpFramework<FastifyRequest> = {
   clientAddress: (request) => request.ip,
   // `request.ips` exists only when `trustProxy` is on: Fastify's own setting, read from the request.
   proxy: { name: 'Fastify `trustProxy`', trusts: (request) => request.ips !== undefined },
+  options: ['onLimited'],
 };
 
 /**
@@ -88,8 +89,8 @@ export const rateLimit: FastifyPluginAsync<RateLimitOptions> = fastifyPlugin(
   // Async: avvio turns a rejection (invalid options) into `register`'s error; a sync throw escapes it.
   async (fastify: FastifyInstance, options: RateLimitOptions) => {
     const base = routeHook(options);
-    const overridden = new WeakMap<RouteRateLimitOptions, { hook: RateLimitHook; handler: RouteHook }>();
-    if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', null);
+    const overridden = new WeakMap<RouteRateLimitOptions, ReturnType<typeof routeHook>>();
+    decorate(fastify, base.property);
     // A hook per route, attached when the route is declared: options are settled once, and exempt
     // routes pay nothing (the way @fastify/rate-limit works, so `config.rateLimit` reads the same).
     fastify.addHook('onRoute', (route) => {
@@ -108,6 +109,7 @@ export const rateLimit: FastifyPluginAsync<RateLimitOptions> = fastifyPlugin(
           overridden.get(config) ??
           routeHook({ ...options, ...config, limiter: config.limiter ?? options.limiter });
         overridden.set(config, limited);
+        decorate(fastify, limited.property);
       }
       addRouteHook(route, limited.hook, limited.handler);
     });
@@ -116,7 +118,7 @@ export const rateLimit: FastifyPluginAsync<RateLimitOptions> = fastifyPlugin(
 );
 
 /** Builds the hook for one set of options, validating them now rather than per request. */
-function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: RouteHook } {
+function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: RouteHook; property: string } {
   // `hook` is this adapter's alone; everything else, `onLimited` included, is the core's to validate.
   const { hook = 'onRequest', ...shared } = options;
   const { onLimited } = options;
@@ -128,6 +130,7 @@ function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: R
     );
   }
   const flow = new HttpRateLimit<FastifyRequest>(shared, FASTIFY);
+  const property = flow.requestPropertyName;
 
   function respond(
     request: FastifyRequest,
@@ -136,15 +139,19 @@ function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: R
     admission: HttpAdmission,
   ): void {
     if (admission.action !== 'reject') {
-      if (admission.action === 'proceed') request.rateLimit = admission.state;
+      if (admission.action === 'proceed')
+        (request as unknown as Record<string, unknown>)[property] = admission.state;
       else if (admission.action === 'gone') reply.hijack(); // the client left: nothing to answer or run
       done();
-    } else if (admission.status === 429 && onLimited !== undefined) {
-      reply.code(429);
+    } else if (admission.reason === 'limited' && onLimited !== undefined) {
+      reply.code(admission.status);
       // Sends the body it returns or resolves to, unless it sent the reply; what it throws goes to Fastify.
       new Promise((resolve) => resolve(onLimited(request, reply, admission.error))).then((body) => {
         if (body !== undefined && body !== reply && !reply.sent) reply.send(body);
       }, done);
+    } else if (typeof admission.body === 'string') {
+      // A string `message` goes out as text: never let a client's browser guess HTML for it.
+      reply.code(admission.status).type('text/plain; charset=utf-8').send(admission.body);
     } else {
       reply.code(admission.status).send(admission.body);
     }
@@ -162,7 +169,12 @@ function routeHook(options: RateLimitOptions): { hook: RateLimitHook; handler: R
     if (admission instanceof Promise) admission.then((answer) => respond(request, reply, done, answer), done);
     else respond(request, reply, done, admission);
   };
-  return { hook, handler };
+  return { hook, handler, property };
+}
+
+/** Declares where admitted requests carry their state (`requestPropertyName`), once per name. */
+function decorate(fastify: FastifyInstance, property: string): void {
+  if (!fastify.hasRequestDecorator(property)) fastify.decorateRequest(property, null);
 }
 
 /** Appends `handler` to the route's own hooks, in a new array: the route's may be shared. */

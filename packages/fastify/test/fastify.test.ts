@@ -53,6 +53,37 @@ describe.each([
     expect(await limiter.available({ entity: 'k', resource: 'search' })).toEqual({ rpm: 95, tpm: 10_000 });
   });
 
+  it('exposes the state under requestPropertyName, answers a custom status and text message, and takes onLimited', async () => {
+    const { limiter } = limiterWith([Limit.perMinute('rpm', 1)]);
+    const fastify = app();
+    await fastify.register(rateLimit, {
+      limiter,
+      entity: apiKey,
+      requestPropertyName: 'quota',
+      statusCode: 503,
+      message: 'Slow down',
+    });
+    fastify.get('/quota', (request) => ({
+      remaining: (request as unknown as Record<string, { statuses: { available: number }[] } | null>)['quota']
+        ?.statuses[0]?.available,
+    }));
+    const headers = { 'x-api-key': 'k' };
+    expect((await fastify.inject({ url: '/quota', headers })).json()).toEqual({ remaining: 0 });
+    const limited = await fastify.inject({ url: '/quota', headers });
+    expect(limited.statusCode).toBe(503);
+    expect(limited.headers['content-type']).toMatch(/^text\/plain/);
+    expect(limited.body).toBe('Slow down');
+
+    const other = app();
+    await other.register(rateLimit, {
+      limiter,
+      entity: apiKey,
+      onLimited: (_request, reply) => reply.send({ custom: true }),
+    });
+    other.get('/x', () => ({ ok: true }));
+    expect((await other.inject({ url: '/x', headers })).json()).toEqual({ custom: true });
+  });
+
   it('exempts a route with config: { rateLimit: false }, which gets request.rateLimit null', async () => {
     const { limiter } = limiterWith([Limit.perMinute('rpm', 1)]);
     const fastify = app();
