@@ -6,3 +6,4 @@ export * from './redis-store-fixture.js';
 export * from './reference-bucket.js';
 export * from './reference-model.js';
 export * from './store-contract.js';
+export * from './worker-processes.js';
