@@ -79,7 +79,9 @@ export async function runRedisBench(options: RedisBenchOptions = {}): Promise<Ro
         for (const concurrency of concurrencies) {
           run += 1;
           const scenario = `${keySet}, ${limits} limit${limits === 1 ? '' : 's'}`;
-          const decides = await Promise.all(contenders.map((contender) => contender.prepare(limits, `b${run}:`)));
+          const decides = await Promise.all(
+            contenders.map((contender) => contender.prepare(limits, `b${run}:`)),
+          );
           // Warm-up: JIT on the client side, scripts loaded, connections open.
           for (const decide of decides) await drive(decide, keys, Math.min(concurrency, 10), 300);
           const samples = contenders.map(() => ({
@@ -105,7 +107,8 @@ export async function runRedisBench(options: RedisBenchOptions = {}): Promise<Ro
               addUsage(target.usage, usageBetween(before, after));
               target.clientCpuUs += clientCpu.user + clientCpu.system;
               target.serverCpuUs += serverCpu;
-              if (sample.rejected > 0) throw new Error(`${contenders[index]!.library} rejected under ${scenario}`);
+              if (sample.rejected > 0)
+                throw new Error(`${contenders[index]!.library} rejected under ${scenario}`);
             }
           }
           const flexibleRate = median(samples[1]!.rates);
@@ -124,7 +127,9 @@ export async function runRedisBench(options: RedisBenchOptions = {}): Promise<Ro
               'Redis CPU µs/decision': Number.isNaN(serverCpuUs) ? '-' : round(serverCpuUs / decisions, 1),
             });
           });
-          log(`${scenario} · ${concurrency}: ${contenders.map((c, i) => `${c.library} ${Math.round(median(samples[i]!.rates))}/s`).join(', ')}`);
+          log(
+            `${scenario} · ${concurrency}: ${contenders.map((c, i) => `${c.library} ${Math.round(median(samples[i]!.rates))}/s`).join(', ')}`,
+          );
         }
       }
     }
@@ -192,7 +197,9 @@ function flexible(server: RedisServer): Contender {
     library: FLEXIBLE,
     async prepare(limits, prefix) {
       const consumer =
-        limits === 1 ? limiter(`${prefix}rpm`) : new RateLimiterUnion(limiter(`${prefix}rpm`), limiter(`${prefix}tpm`));
+        limits === 1
+          ? limiter(`${prefix}rpm`)
+          : new RateLimiterUnion(limiter(`${prefix}rpm`), limiter(`${prefix}tpm`));
       return async (key) => {
         try {
           await consumer.consume(key, 1);
@@ -218,7 +225,8 @@ function expressStore(server: RedisServer): Contender {
   const client = new Redis(server.port, server.host);
   const store = async (prefix: string) => {
     const created = new RateLimitRedisStore({
-      sendCommand: (command: string, ...args: string[]) => client.call(command, ...args) as Promise<RedisReply>,
+      sendCommand: (command: string, ...args: string[]) =>
+        client.call(command, ...args) as Promise<RedisReply>,
       prefix,
     });
     await created.init({ windowMs: 60_000 } as ExpressRateLimitOptions);
