@@ -1,4 +1,4 @@
-import { type BucketCharge, Limit, RateLimiter, type Store, ValidationError } from '@tollgate/core';
+import { type BucketCharge, Limit, RateLimiter, ValidationError } from '@tollgate/core';
 import { gcra } from '@tollgate/core/internal';
 import { RedisStore } from '@tollgate/redis';
 import { type RedisServer, redisStoreFixture, redisTestClient, startRedisServer } from '@tollgate/test-utils';
@@ -428,39 +428,5 @@ describe('RedisStore coalescing', () => {
       ),
     );
     expect(store.stats()['charge']).toMatchObject({ calls: 3, roundTrips: 3 });
-  });
-});
-
-describe('RedisStore on a Cluster', () => {
-  /** Just enough of an ioredis Cluster to reach the slot check (it answers no command). */
-  function clusterStub(): Redis {
-    return {
-      isCluster: true,
-      defineCommand: () => undefined,
-      hgetall: () => undefined,
-      tollgateCharge: async () => ['1', [], []],
-    } as unknown as Redis;
-  }
-  const rpm = Limit.perMinute('rpm', 10);
-  const cascade = (store: Store) =>
-    store.charge({
-      nowNs: nowNs(),
-      buckets: ['org-9/key-1', 'org-9'].map((entity) => ({
-        entity,
-        resource: 'chat',
-        charges: [{ limit: rpm, cost: 1 }],
-      })),
-      signal: signal(),
-    });
-
-  it('refuses a cascade whose entities have different hash tags, naming them', async () => {
-    await expect(cascade(new RedisStore({ client: clusterStub() }))).rejects.toThrow(
-      'map to different hash tags (org-9/key-1, org-9); pass a `hashTag` option',
-    );
-  });
-
-  it('sends a cascade whose entities share a tag through the hashTag option', async () => {
-    const store = new RedisStore({ client: clusterStub(), hashTag: (entity) => entity.split('/')[0]! });
-    expect((await cascade(store)).admitted).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 export * from './adapter-contract.js';
 export * from './dynamodb-local.js';
 export * from './dynamodb-process.js';
+export * from './redis-cluster.js';
 export * from './redis-server.js';
 export * from './redis-store-fixture.js';
 export * from './reference-bucket.js';

@@ -22,6 +22,8 @@ export interface StartRedisServerOptions {
   port?: number;
   /** Longest wait for the first PONG, in ms (default 10 000). */
   readyTimeoutMs?: number;
+  /** More `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']`. */
+  args?: readonly string[];
 }
 
 const MISSING =
@@ -47,7 +49,19 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
   try {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        host,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        ...(options.args ?? []),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
   } catch (error) {
