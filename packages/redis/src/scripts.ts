@@ -38,7 +38,7 @@
  */
 
 /** Keys the scripts receive per bucket. */
-export const KEYS_PER_BUCKET = 5;
+const KEYS_PER_BUCKET = 5;
 
 const PRELUDE = `
 local nowText = ARGV[1]
