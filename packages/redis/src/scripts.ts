@@ -41,6 +41,7 @@
 const KEYS_PER_BUCKET = 5;
 
 const PRELUDE = `
+local call, sub, format, floor = redis.call, string.sub, string.format, math.floor
 local nowText = ARGV[1]
 local marginMs = tonumber(ARGV[2])
 local hourStart = ARGV[3]
@@ -60,16 +61,16 @@ local NEAR = 4000000
 local NEAR_NS = NEAR * SPLIT + SPLIT
 local nowHi, nowLo
 if #nowText >= 10 and #nowText <= 19 then
-  nowHi = tonumber(string.sub(nowText, 1, -10))
-  nowLo = tonumber(string.sub(nowText, -9))
+  nowHi = tonumber(sub(nowText, 1, -10))
+  nowLo = tonumber(sub(nowText, -9))
 end
 
 -- tat - now, exact, or nil when it would not be.
 local function offset(text)
   if nowHi == nil or #text < 10 or #text > 19 then return nil end
-  local high = tonumber(string.sub(text, 1, -10)) - nowHi
+  local high = tonumber(sub(text, 1, -10)) - nowHi
   if high > NEAR or high < -NEAR then return nil end
-  return high * SPLIT + (tonumber(string.sub(text, -9)) - nowLo)
+  return high * SPLIT + (tonumber(sub(text, -9)) - nowLo)
 end
 
 -- A decimal under 10^15 as an exact double, or nil.
@@ -81,11 +82,11 @@ end
 -- now + offset as decimal text (offset >= 0, exact).
 local function fromOffset(value)
   local low = nowLo + value
-  local carry = math.floor(low / SPLIT)
+  local carry = floor(low / SPLIT)
   low = low - carry * SPLIT
   if low < 0 then carry = carry - 1; low = low + SPLIT
   elseif low >= SPLIT then carry = carry + 1; low = low - SPLIT end
-  return string.format('%d%09d', nowHi + carry, low)
+  return format('%d%09d', nowHi + carry, low)
 end
 
 -- Limbs, exact at any size: created on first use, since most calls never need them.
@@ -100,15 +101,15 @@ local function big()
     while i >= 1 do
       local j = i - 6
       if j < 1 then j = 1 end
-      n[#n + 1] = tonumber(string.sub(s, j, i))
+      n[#n + 1] = tonumber(sub(s, j, i))
       i = j - 1
     end
     while #n > 1 and n[#n] == 0 do n[#n] = nil end
     return n
   end
   function L.format(n)
-    local parts = { string.format('%d', n[#n]) }
-    for i = #n - 1, 1, -1 do parts[#parts + 1] = string.format('%07d', n[i]) end
+    local parts = { format('%d', n[#n]) }
+    for i = #n - 1, 1, -1 do parts[#parts + 1] = format('%07d', n[i]) end
     return table.concat(parts)
   end
   function L.cmp(a, b)
@@ -170,7 +171,7 @@ local function msUntil(time)
     time = tonumber(L.format(L.sub(time, L.now)))
   end
   if time <= 0 then return 0 end
-  return math.floor(time / 1000000)
+  return floor(time / 1000000)
 end
 -- An offset too far from now for the next sum to stay exact becomes limbs.
 local function settle(time)
@@ -183,7 +184,7 @@ local buckets = {}
 local a = 11
 for b = 1, bucketCount do
   local k = (b - 1) * ${KEYS_PER_BUCKET}
-  local fields = redis.call('HGETALL', KEYS[k + 1])
+  local fields = call('HGETALL', KEYS[k + 1])
   local texts, order = {}, {}
   for i = 1, #fields, 2 do
     texts[fields[i]] = fields[i + 1]
@@ -231,7 +232,7 @@ local function persist(bucket)
   local writes = {}
   local latest = 0
   for _, field in ipairs(bucket.order) do
-    if string.sub(field, 1, 2) == 't:' then
+    if sub(field, 1, 2) == 't:' then
       local time = timeOf(bucket, field)
       if bucket.changed[field] then
         writes[#writes + 1] = field
@@ -242,10 +243,10 @@ local function persist(bucket)
     end
   end
   if #writes > 0 then
-    redis.call('HSET', bucket.key, unpack(writes))
+    call('HSET', bucket.key, unpack(writes))
     local ttl = latest + marginMs
     if ttl > 1e15 then ttl = 1e15 end
-    redis.call('PEXPIRE', bucket.key, string.format('%.0f', ttl))
+    call('PEXPIRE', bucket.key, format('%.0f', ttl))
   end
   for w = 0, 1 do
     local windowTtl = w == 0 and hourTtlMs or dayTtlMs
@@ -254,19 +255,19 @@ local function persist(bucket)
       local fresh = false
       for _, name in ipairs(bucket.names) do
         for _, sum in ipairs(bucket.amounts[name]) do
-          if sum ~= 0 and redis.call('HINCRBY', usage, name, string.format('%.0f', sum)) == sum then
+          if sum ~= 0 and call('HINCRBY', usage, name, format('%.0f', sum)) == sum then
             fresh = true
           end
         end
       end
       if fresh then
-        local ttlText = string.format('%.0f', windowTtl)
+        local ttlText = format('%.0f', windowTtl)
         local start = w == 0 and hourStart or dayStart
         local index = KEYS[bucket.k + 4 + w]
-        redis.call('PEXPIRE', usage, ttlText)
-        if redis.call('ZADD', index, 'NX', start, start .. ':' .. bucket.resource) == 1 then
-          redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (w == 0 and hourKeepFrom or dayKeepFrom))
-          redis.call('PEXPIRE', index, ttlText)
+        call('PEXPIRE', usage, ttlText)
+        if call('ZADD', index, 'NX', start, start .. ':' .. bucket.resource) == 1 then
+          call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (w == 0 and hourKeepFrom or dayKeepFrom))
+          call('PEXPIRE', index, ttlText)
         end
       end
     end
