@@ -25,9 +25,9 @@ import { markdownTable, type Row } from './table.js';
 
 /** Options of {@link runRedisBench}. */
 export interface RedisBenchOptions {
-  /** Measured time per library and scenario, in ms, split over `rounds` (default 3000). */
+  /** Measured time per library and scenario, in ms, split over `rounds` (default 5000). */
   durationMs?: number;
-  /** Times the libraries of one scenario are measured, in turn (default 3). */
+  /** Times the libraries of one scenario are measured, in turn (default 5). */
   rounds?: number;
   /** Concurrent callers; 1 is sequential (default [1, 10, 50]). */
   concurrencies?: readonly number[];
@@ -62,8 +62,8 @@ const EXPRESS = 'rate-limit-redis (express-rate-limit)';
 
 /** Runs every scenario for the three libraries and returns one row per library and scenario. */
 export async function runRedisBench(options: RedisBenchOptions = {}): Promise<Row[]> {
-  const durationMs = options.durationMs ?? 3000;
-  const rounds = Math.max(1, options.rounds ?? 3);
+  const durationMs = options.durationMs ?? 5000;
+  const rounds = Math.max(1, options.rounds ?? 5);
   const concurrencies = options.concurrencies ?? [1, 10, 50];
   const log = options.log ?? (() => {});
   const server = await startRedisServer();
