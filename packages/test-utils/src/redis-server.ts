@@ -67,6 +67,12 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
   } catch (error) {
     throw new Error(MISSING, { cause: error });
   }
+  // A test or benchmark that dies must not leave its server behind.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-4096);
   };
