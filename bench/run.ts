@@ -3,7 +3,7 @@
  * builds first and imports the built packages, as users run them.
  * `npm run bench -- --write` also rewrites docs/performance.md with the results
  * and draws each table as an SVG chart in docs/performance/<suite>.svg.
- * `npm run bench -- --only core,dynamodb,http` picks suites; with `--write`, the
+ * `npm run bench -- --only core,dynamodb,redis,http` picks suites; with `--write`, the
  * sections of the suites not run are kept from the current page.
  * `npm run bench -- --redraw` runs none: it rewrites the page and its charts
  * from the tables already on it (after a change to this text or the charts).
@@ -111,6 +111,37 @@ export const suites: Suite[] = [
         : undefined,
   },
   {
+    name: 'redis',
+    title: 'Redis: RedisStore vs rate-limiter-flexible RateLimiterRedis and rate-limit-redis',
+    description:
+      'On one redis-server started by the benchmark (a process of its own, on this machine, no network hop), the three libraries in alternating rounds, each with its own ioredis client on default settings; ' +
+      'each figure is the median of the rounds. Limits far above the load: every decision is admitted. ' +
+      "Tollgate's two limits live in one bucket and are decided by one script call; the peers have one counter per limit, so two limits are two limiters consumed per decision, which is what their users must do: " +
+      "rate-limiter-flexible's `RateLimiterUnion` of two `RateLimiterRedis` (both sent at once), and for express-rate-limit two `rateLimit()` middlewares, i.e. two `rate-limit-redis` stores asked one after the other (`increment(key)`, the hit count against the limit). " +
+      'Commands per decision are the `EVALSHA`/`EVAL` calls in `INFO commandstats` (all three libraries send nothing else while deciding); calls in scripts are the commands the scripts ran inside. ' +
+      'Concurrent decisions of one process on one key share one script call (coalescing), so on one hot key Tollgate sends far fewer than one command per decision; on 100k keys every decision is its own call, ' +
+      'and a key met for the first time within `configCacheTtlMs` (10 s) also reads its stored limits (one more command). ' +
+      'CPU per decision is the time the load process and the redis-server process spent, from the operating system, which drifts less than decisions per second on a busy machine.',
+    run: async () => (await import('./redis.js')).runRedisBench({}),
+    chart: (rows) =>
+      hasColumns(rows, ['scenario', 'concurrency', 'library', 'decisions/s'])
+        ? {
+            title: 'Redis: decisions per second by concurrency, same redis-server',
+            subtitle: 'Each panel has its own scale.',
+            groupTitle: 'concurrent callers',
+            seriesTitle: 'library',
+            valueTitle: 'decisions/s',
+            panelTitle: 'scenario',
+            bars: barsFromRows(rows, {
+              group: 'concurrency',
+              series: 'library',
+              value: 'decisions/s',
+              panel: 'scenario',
+            }).map((bar) => ({ ...bar, group: bar.group.replace(' (sequential)', '') })),
+          }
+        : undefined,
+  },
+  {
     name: 'http',
     title: 'HTTP middleware overhead (in-process store)',
     description:
@@ -151,10 +182,12 @@ figures use the in-process MemoryStore. DynamoDB Local has no network hop, no pa
 throughput limits, and one JVM serialises the writes to an item, so its latencies and decisions
 per second say little about a table on AWS. The round trips per decision carry over; the write
 units it reports do not all match what AWS bills (see [On AWS](#on-aws) at the end, with the
-usage aggregator, which is usually most of the write bill in production).
+usage aggregator, which is usually most of the write bill in production). The Redis figures come
+from a redis-server started by the benchmark on the same machine, without a network hop either:
+the commands per decision carry over to a real deployment, the decisions per second do not.
 
 The page is generated: \`npm run bench -- --write\` rewrites it and the charts in
-\`docs/performance/\`. \`--only core,dynamodb,fleet,http\` runs some suites and keeps the others'
+\`docs/performance/\`. \`--only core,dynamodb,fleet,redis,http\` runs some suites and keeps the others'
 tables as they were; \`--redraw\` runs none and redraws the page from its tables. Absolute
 numbers depend on the machine and its load, the ratios much less.`;
 

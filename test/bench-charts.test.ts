@@ -131,6 +131,28 @@ describe('bench charts', () => {
     expect(texts(svg)).toEqual(expect.arrayContaining(['acquire, 1 limit', 'rejected', '1', '10', '50']));
   });
 
+  it('charts the Redis suite in one panel per scenario, bars by concurrency and library', async () => {
+    const rows: Row[] = [];
+    for (const scenario of ['1 key, 1 limit', '100k keys, 2 limits']) {
+      for (const concurrency of ['1 (sequential)', 10, 50]) {
+        for (const library of ['Tollgate RedisStore', 'rate-limiter-flexible RateLimiterRedis']) {
+          rows.push({ scenario, concurrency, library, 'decisions/s': '12,345', 'commands/decision': 1 });
+        }
+      }
+    }
+    const chart = chartOf('redis', rows);
+    expect(chart?.bars).toHaveLength(12);
+    expect(chart?.bars[0]).toEqual({
+      group: '1',
+      series: 'Tollgate RedisStore',
+      value: 12_345,
+      panel: '1 key, 1 limit',
+    });
+    const svg = await groupedBarSvg(chart!);
+    expect(barLabels(svg)).toHaveLength(12);
+    expect(texts(svg)).toEqual(expect.arrayContaining(['1 key, 1 limit', '100k keys, 2 limits', '50']));
+  });
+
   it('charts the fleet suite: decisions and item writes per second per mode', async () => {
     const chart = chartOf('fleet', [
       { mode: 'coalesced', processes: 4, 'fleet decisions/s': 1200, 'item writes/s': 300, admitted: '100%' },

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { Limit, type LimitDefinition } from '@tollgate/core';
 import { DynamoDBStore, KeyBuilder } from '@tollgate/dynamodb';
-import { createTestTable, type DynamoDBLocal, useDynamoDBLocal } from '@tollgate/test-utils';
+import { createTestTable, type DynamoDBLocal, runWorkers, useDynamoDBLocal } from '@tollgate/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerConfig, WorkerReport } from './workers/acquire-worker.js';
 
@@ -38,58 +37,6 @@ beforeAll(async () => {
 });
 afterAll(() => local.stop());
 
-interface Worker {
-  /** Resolves when the worker has loaded and waits for the start time. */
-  readonly ready: Promise<void>;
-  /** Tells the worker when to start (wall clock, ms). */
-  start(at: number): void;
-  readonly report: Promise<WorkerReport>;
-}
-
-function spawnWorker(config: WorkerConfig): Worker {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=tollgate-source', '--import', 'tsx', WORKER, JSON.stringify(config)],
-    {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => {
-    markReady = resolve;
-  });
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-    if (stdout.startsWith('ready\n')) markReady();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
-  const report = new Promise<WorkerReport>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const line = stdout.trim().split('\n').at(-1);
-      if (code !== 0 || line === undefined || line === 'ready') {
-        reject(new Error(`Worker exited with ${code}: ${stderr}`));
-        return;
-      }
-      resolve(JSON.parse(line) as WorkerReport);
-    });
-  });
-  // A worker that dies before it is ready must not leave the test waiting.
-  const failed = report.then(
-    () => undefined,
-    (error: unknown) => Promise.reject(error),
-  );
-  return {
-    ready: Promise.race([ready, failed]),
-    start: (at) => child.stdin.end(`${at}\n`),
-    report,
-  };
-}
-
 async function runProcesses(
   namespace: string,
   limits: LimitDefinition[],
@@ -111,11 +58,11 @@ async function runProcesses(
     ...(consume === undefined ? {} : { consume }),
     ...(reservation === undefined ? {} : { reservation }),
   };
-  const workers = Array.from({ length: PROCESSES }, () => spawnWorker(config));
-  await Promise.all(workers.map((worker) => worker.ready));
-  const startAt = Date.now() + START_DELAY_MS;
-  for (const worker of workers) worker.start(startAt);
-  const reports = await Promise.all(workers.map((worker) => worker.report));
+  const reports = await runWorkers<WorkerConfig, WorkerReport>(
+    WORKER,
+    Array.from({ length: PROCESSES }, () => config),
+    START_DELAY_MS,
+  );
   return {
     admissions: reports.flatMap((report) => report.admissions),
     consumed: reports.reduce<Record<string, number>>((sum, report) => {

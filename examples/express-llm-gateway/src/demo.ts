@@ -3,13 +3,15 @@
  * limits per API key, an organisation whose keys share its budget (cascade),
  * and a plan upgraded at run time — driven by a few simulated clients. The
  * gateway serves Prometheus metrics on `GET /metrics`; the demo prints a few.
+ * `npm run demo -- --store redis` runs it on Redis instead of DynamoDB Local.
  */
 import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
 import { Limit, RateLimiter } from '@tollgate/core';
 import { collectMetrics } from '@tollgate/prometheus';
 import { Registry } from 'prom-client';
 import { createGatewayApp } from './app.js';
-import { startDemoStore } from './store.js';
+import { type DemoStoreKind, startDemoStore } from './store.js';
 
 interface ClientPlan {
   key: string;
@@ -32,9 +34,19 @@ interface ClientResult {
 
 const log = (line = ''): void => console.log(line);
 
+/** `--store dynamodb` (default) or `--store redis`. */
+function storeKind(): DemoStoreKind {
+  const { values } = parseArgs({ options: { store: { type: 'string', default: 'dynamodb' } } });
+  if (values.store !== 'dynamodb' && values.store !== 'redis') {
+    throw new Error(`Expected \`--store\` to be \`dynamodb\` or \`redis\`, got \`${values.store}\``);
+  }
+  return values.store;
+}
+
 async function main(): Promise<void> {
+  const kind = storeKind();
   log('Tollgate demo: an Express LLM gateway with per-key rpm and tpm limits\n');
-  const demoStore = await startDemoStore(log);
+  const demoStore = await startDemoStore(kind, log);
   log(`Store: ${demoStore.description}`);
 
   const limiter = new RateLimiter({
@@ -188,6 +200,7 @@ function printTable(rows: Array<Record<string, string>>): void {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // A setup problem (missing redis-server, bad option) reads best as its message alone.
+  console.error(error instanceof Error && error.cause === undefined ? error.message : error);
   process.exitCode = 1;
 });

@@ -11,5 +11,6 @@ export type { LeaseSettler } from './limiter/lease.js';
 export { positiveInteger } from './limiter/options.js';
 export { sleep } from './limiter/sleep.js';
 export * as gcra from './math/gcra.js';
+export { type BatchWrite, type CoalescedRequest, Coalescer } from './store/coalescer.js';
 export { scopeKey } from './store/store.js';
 export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';

@@ -1,10 +1,13 @@
 import {
+  type ChargeRequest,
+  type ChargeResult,
   isRateLimitExceeded,
   Limit,
   MemoryStore,
   RateLimitExceeded,
   RateLimiter,
   RateLimiterUnavailable,
+  type Store,
   ValidationError,
 } from '@tollgate/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -521,6 +524,18 @@ describe('waiting for capacity', () => {
   });
 });
 
+/** `inner` as a store the limiter puts deadlines on, with `charge` replaced if given. */
+function networkLike(inner: Store, charge?: (request: ChargeRequest) => Promise<ChargeResult>): Store {
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === 'inProcess') return false;
+      if (property === 'charge' && charge) return charge;
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 describe('store failures', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -546,6 +561,43 @@ describe('store failures', () => {
     const error = await outcome;
     expect(error).toBeInstanceOf(RateLimiterUnavailable);
     expect((error as Error).message).toContain('timeoutMs (200 ms)');
+  });
+
+  it('gives the calls of one millisecond one deadline, and leaves at most one idle timer behind them', async () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    const signals: AbortSignal[] = [];
+    const inner = new MemoryStore({ maxKeys: 10 });
+    const hanging = networkLike(inner, (request) => {
+      signals.push(request.signal);
+      return new Promise<never>(() => undefined);
+    });
+    const limiter = new RateLimiter({ store: hanging, limits: [Limit.perMinute('rpm', 5)], timeoutMs: 200 });
+    const first = limiter.tryAcquire({ entity: 'a' }).catch((e: unknown) => e);
+    const second = limiter.tryAcquire({ entity: 'b' }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1);
+    const third = limiter.tryAcquire({ entity: 'c' }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(signals).toHaveLength(3);
+    expect(signals[0]).toBe(signals[1]);
+    expect(signals[2]).not.toBe(signals[0]);
+    await vi.advanceTimersByTimeAsync(199);
+    expect(signals[0]?.aborted).toBe(true);
+    expect(signals[2]?.aborted).toBe(false);
+    for (const outcome of [await first, await second]) {
+      expect(outcome).toBeInstanceOf(RateLimiterUnavailable);
+      expect((outcome as Error).message).toBe('Store call `charge` did not finish within timeoutMs (200 ms)');
+    }
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await third).toBeInstanceOf(RateLimiterUnavailable);
+    // Finished calls leave at most one idle timer per timeoutMs, replaced by the next millisecond's.
+    const quick = new RateLimiter({ store: networkLike(inner), limits: [Limit.perMinute('rpm', 5)] });
+    await Promise.all([quick.tryAcquire({ entity: 'x' }), quick.tryAcquire({ entity: 'y' })]);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await quick.tryAcquire({ entity: 'z' });
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it("admits degraded under 'allow', warns once per outage, and recovers without a restart", async () => {

@@ -20,11 +20,10 @@ import {
   type UsageSnapshot,
   ValidationError,
 } from '@tollgate/core';
-import { assertDistinctLimitNames, scopeKey } from '@tollgate/core/internal';
+import { assertDistinctLimitNames, Coalescer, scopeKey } from '@tollgate/core/internal';
 import { writeAdjustments } from './adjust-writes.js';
 import { type BatchContext, batchDeleteItems, batchGetItems } from './batch-operations.js';
 import { writeCharges } from './charge-writes.js';
-import { Coalescer } from './coalescer.js';
 import {
   decodeBucket,
   decodeEntity,

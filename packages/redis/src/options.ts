@@ -25,6 +25,12 @@ export interface RedisStoreOptions {
   hashTag?: (entity: string) => string;
   /** Milliseconds a bucket is kept after it is full again (default 1000). */
   expiryMarginMs?: number;
+  /**
+   * Combine concurrent charges (and settles) of this store on the same buckets
+   * into one script call, decided one after another in arrival order
+   * (default true). See docs/redis.md, "Coalescing".
+   */
+  coalesce?: boolean;
   /** How long hourly usage snapshots are kept after their hour ends, in ms (default 31 days). */
   hourlyUsageRetentionMs?: number;
   /** How long daily usage snapshots are kept after their day ends, in ms (default 400 days). */
@@ -37,6 +43,7 @@ export interface ResolvedRedisStoreOptions {
   readonly prefix: string;
   readonly hashTag: (entity: string) => string;
   readonly expiryMarginMs: number;
+  readonly coalesce: boolean;
   readonly hourlyUsageRetentionMs: number;
   readonly dailyUsageRetentionMs: number;
 }
@@ -69,11 +76,18 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   if (hashTag !== undefined && typeof hashTag !== 'function') {
     throw invalid('hashTag', `Expected \`hashTag\` to be a function, got ${describeValue(hashTag)}`);
   }
+  if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') {
+    throw invalid(
+      'coalesce',
+      `Expected \`coalesce\` to be a boolean, got ${describeValue(options.coalesce)}`,
+    );
+  }
   return {
     client,
     prefix: prefix ?? 'tollgate:',
     hashTag: hashTag ?? ((entity) => entity),
     expiryMarginMs: positiveInteger('expiryMarginMs', options.expiryMarginMs ?? 1000),
+    coalesce: options.coalesce ?? true,
     hourlyUsageRetentionMs: positiveInteger(
       'hourlyUsageRetentionMs',
       options.hourlyUsageRetentionMs ?? 31 * DAY_MS,

@@ -7,6 +7,7 @@ import {
   EntityError,
   type EntityRecord,
   type GetBucketsRequest,
+  type Limit,
   type LimitDefinition,
   type LimitScope,
   type LoadConfigRequest,
@@ -16,10 +17,9 @@ import {
   type UsagePage,
   type UsageQuery,
   type UsageSnapshot,
-  type UsageWindow,
   ValidationError,
 } from '@tollgate/core';
-import { gcra, scopeKey, usageWindowMs, usageWindowStart } from '@tollgate/core/internal';
+import { Coalescer, gcra, scopeKey, usageWindowMs, usageWindowStart } from '@tollgate/core/internal';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisKeys } from './keys.js';
 import {
@@ -28,19 +28,24 @@ import {
   type ResolvedRedisStoreOptions,
   resolveRedisStoreOptions,
 } from './options.js';
-import { ADJUST_SCRIPT, CHARGE_SCRIPT } from './scripts.js';
+import { ADJUST_SCRIPT, CHARGE_SCRIPT, READ_SCRIPT } from './scripts.js';
 
-/** The two commands `defineCommand` adds to the client (EVALSHA, EVAL on NOSCRIPT). */
+/** The commands `defineCommand` adds to the client (EVALSHA, EVAL on NOSCRIPT). */
 interface ScriptCommands {
-  tollgateCharge(keyCount: number, ...keysAndArgs: string[]): Promise<[number, ...unknown[]]>;
+  tollgateCharge(keyCount: number, ...keysAndArgs: string[]): Promise<[string, ...unknown[]]>;
   tollgateAdjust(keyCount: number, ...keysAndArgs: string[]): Promise<number>;
+  tollgateRead(keyCount: number, ...keysAndArgs: string[]): Promise<unknown[]>;
 }
 
 /** One raw command: name, then arguments. */
 type RawCommand = [string, ...string[]];
 
 const NS_PER_MS = 1_000_000n;
+const HOUR_MS = usageWindowMs('hour');
+const DAY_MS = usageWindowMs('day');
 const SCAN_COUNT = '1000';
+/** `'1'`: an admitted request in the charge script's flags. */
+const ADMITTED = 49;
 
 /**
  * A {@link Store} on Redis (7+) through an ioredis client, for any number of
@@ -49,10 +54,16 @@ const SCAN_COUNT = '1000';
  * Every decision is ONE server command: a Lua script (`EVALSHA`, `EVAL` again
  * after a `NOSCRIPT`) runs the exact GCRA of every limit of every bucket of the
  * request (the entity and, with cascade, its ancestors), charges all or
- * nothing, updates the consumed counters and the hourly and daily usage, and
- * sets the bucket to expire once it is full again. An adjustment (commit with
- * adjustments, rollback) is one command too. Times stay integer nanoseconds
- * end to end: the script computes on decimal strings, never on Lua's doubles.
+ * nothing, adds to the hourly and daily usage, and sets the bucket to expire
+ * once it is full again. An adjustment (commit with adjustments, rollback) is
+ * one command too. Times stay integer nanoseconds end to end: the script
+ * computes on decimal strings, exactly, never on rounded doubles.
+ *
+ * With `coalesce: true` (the default), a charge for buckets that already have
+ * a script call of this store in flight waits for it, then goes out with every
+ * other charge queued meanwhile as ONE call, in which the script decides them
+ * one after another in arrival order: each gets the answer it would have got
+ * alone. Settles coalesce the same way. See docs/redis.md, "Coalescing".
  *
  * Construction does no I/O and the client is not owned: connect and quit it
  * yourself. Errors of the client (connection lost, timeouts, Cluster
@@ -73,6 +84,8 @@ export class RedisStore implements Store {
   private readonly scripts: ScriptCommands;
   private readonly keys: RedisKeys;
   private readonly counters: StoreStats = {};
+  private readonly charges: Coalescer<ChargeRequest, ChargeResult>;
+  private readonly adjustments: Coalescer<AdjustRequest, undefined>;
 
   constructor(options: RedisStoreOptions) {
     this.options = resolveRedisStoreOptions(options);
@@ -81,46 +94,88 @@ export class RedisStore implements Store {
     // defineCommand only registers the scripts; they are loaded on first use.
     this.client.defineCommand('tollgateCharge', { lua: CHARGE_SCRIPT });
     this.client.defineCommand('tollgateAdjust', { lua: ADJUST_SCRIPT });
+    this.client.defineCommand('tollgateRead', { lua: READ_SCRIPT });
     this.scripts = this.client as unknown as ScriptCommands;
+    this.charges = new Coalescer(this.options.coalesce, (requests, signal) =>
+      this.chargeBatch(requests, signal),
+    );
+    this.adjustments = new Coalescer(this.options.coalesce, (requests, signal) =>
+      this.adjustBatch(requests, signal),
+    );
   }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     this.begin('charge');
-    const { nowNs, buckets, signal } = request;
-    this.assertOneSlot(buckets);
-    const keys: string[] = [];
-    const args = this.windowArgs(nowNs, buckets.length);
-    for (const bucket of buckets) {
-      keys.push(...this.scriptKeys(bucket, nowNs));
-      args.push(bucket.resource, String(bucket.charges.length));
-      for (const { limit, cost } of bucket.charges) {
-        args.push(limit.name, String(cost), String(gcra.costNs(limit, cost)), String(nowNs + limit.tauNs));
-      }
-    }
-    const [admitted, ...states] = await this.send('charge', signal, 1, () =>
-      this.scripts.tollgateCharge(keys.length, ...keys, ...args),
-    );
-    return {
-      admitted: admitted === 1,
-      buckets: buckets.map((bucket, index) => bucketState(bucket, states[index])),
-    };
+    if (request.buckets.length === 0) return { admitted: true, buckets: [] };
+    this.assertOneSlot(request.buckets);
+    return this.charges.submit(itemSet(request.buckets), request);
   }
 
   async adjust(request: AdjustRequest): Promise<void> {
     this.begin('adjust');
-    const { nowNs, buckets, signal } = request;
-    this.assertOneSlot(buckets);
-    const keys: string[] = [];
-    const args = this.windowArgs(nowNs, buckets.length);
-    for (const bucket of buckets) {
-      keys.push(...this.scriptKeys(bucket, nowNs));
-      args.push(bucket.resource, String(bucket.adjustments.length));
-      for (const { limit, delta } of bucket.adjustments) {
-        const deltaNs = gcra.costNs(limit, Math.abs(delta));
-        args.push(limit.name, String(delta), String(deltaNs), String(nowNs + deltaNs));
+    if (request.buckets.length === 0) return;
+    this.assertOneSlot(request.buckets);
+    await this.adjustments.submit(itemSet(request.buckets), request);
+  }
+
+  /**
+   * One script call deciding `requests` (same buckets) in order, at the
+   * latest `nowNs` of them. The script answers which were admitted and the
+   * state before the first; each request's state is replayed from it here.
+   */
+  private async chargeBatch(
+    requests: readonly ChargeRequest[],
+    signal: AbortSignal,
+  ): Promise<ChargeResult[]> {
+    const nowNs = latestNowNs(requests);
+    const { keys, args } = this.callHead(requests[0]!.buckets, nowNs, requests.length);
+    for (const request of requests) {
+      for (const bucket of request.buckets) {
+        args.push(String(bucket.charges.length));
+        for (const { limit, cost } of bucket.charges) {
+          args.push(limit.name, String(cost), String(gcra.costNs(limit, cost)), tauText(limit));
+        }
+      }
+    }
+    const [flags, ...fields] = await this.send('charge', signal, 1, () =>
+      this.scripts.tollgateCharge(keys.length, ...keys, ...args),
+    );
+    // Copied on write: each answer keeps the maps as they were at its turn.
+    const tats = requests[0]!.buckets.map((_, index) => tatsOf(fields[index]));
+    return requests.map((request, index) => {
+      const admitted = flags.charCodeAt(index) === ADMITTED;
+      if (admitted) {
+        request.buckets.forEach((bucket, position) => {
+          const next = new Map(tats[position]);
+          for (const { limit, cost } of bucket.charges) {
+            next.set(limit.name, gcra.chargedTat(next.get(limit.name), nowNs, limit, cost));
+          }
+          tats[position] = next;
+        });
+      }
+      const buckets = request.buckets.map(({ entity, resource }, position) => ({
+        entity,
+        resource,
+        tats: tats[position]!,
+      }));
+      return request.nowNs === nowNs ? { admitted, buckets } : { admitted, buckets, nowNs };
+    });
+  }
+
+  /** One script call applying the adjustments of `requests` (same buckets) in order. */
+  private async adjustBatch(requests: readonly AdjustRequest[], signal: AbortSignal): Promise<undefined[]> {
+    const nowNs = latestNowNs(requests);
+    const { keys, args } = this.callHead(requests[0]!.buckets, nowNs, requests.length);
+    for (const request of requests) {
+      for (const bucket of request.buckets) {
+        args.push(String(bucket.adjustments.length));
+        for (const { limit, delta } of bucket.adjustments) {
+          args.push(limit.name, String(delta), String(gcra.costNs(limit, Math.abs(delta))));
+        }
       }
     }
     await this.send('adjust', signal, 1, () => this.scripts.tollgateAdjust(keys.length, ...keys, ...args));
+    return requests.map(() => undefined);
   }
 
   async getBuckets(request: GetBucketsRequest): Promise<BucketState[]> {
@@ -134,19 +189,39 @@ export class RedisStore implements Store {
     return keys.map((key, index) => bucketState(key, replies[index]));
   }
 
+  /**
+   * Entity records and limit sets in one round trip: on a single node one
+   * `EVALSHA` of a read-only script (one server command however many keys),
+   * on a Cluster one command per key, in parallel (the keys live in
+   * different slots).
+   */
   async loadConfig(request: LoadConfigRequest): Promise<LoadedConfig> {
     this.begin('loadConfig');
     const { entityIds, scopes, signal } = request;
-    const commands: RawCommand[] = [
-      ...entityIds.map((id): RawCommand => ['get', this.keys.entity(id)]),
-      ...scopes.map(
-        (scope): RawCommand =>
-          scope.entity === undefined
-            ? ['hget', this.keys.globalLimits(), scopeKey(scope)]
-            : ['hget', this.keys.entityLimits(scope.entity), RedisKeys.entityLimitField(scope)],
-      ),
+    const reads: Array<[key: string, field: string | undefined]> = [
+      ...entityIds.map((id): [string, undefined] => [this.keys.entity(id), undefined]),
+      ...scopes.map((scope) => this.limitsField(scope)),
     ];
-    const replies = await this.read('loadConfig', signal, commands);
+    let replies: unknown[];
+    if (reads.length === 0) {
+      this.count('loadConfig', 0);
+      replies = [];
+    } else if (this.client.isCluster) {
+      replies = await this.read(
+        'loadConfig',
+        signal,
+        reads.map(([key, field]): RawCommand => (field === undefined ? ['get', key] : ['hget', key, field])),
+      );
+    } else {
+      replies = await this.send('loadConfig', signal, 1, () =>
+        this.scripts.tollgateRead(
+          reads.length,
+          ...reads.map(([key]) => key),
+          String(entityIds.length),
+          ...reads.slice(entityIds.length).map(([, field]) => field ?? ''),
+        ),
+      );
+    }
     const entities = new Map<string, EntityRecord>();
     entityIds.forEach((id, index) => {
       const json = replies[index];
@@ -291,42 +366,45 @@ export class RedisStore implements Store {
   /** Nothing to release: the client belongs to the caller, who quits it. */
   async close(): Promise<void> {}
 
-  /** ARGV 1–9 of both scripts: now, expiry margin, usage windows, bucket count. */
-  private windowArgs(nowNs: bigint, bucketCount: number): string[] {
+  /**
+   * The keys of a script call (5 per bucket, in the scripts' order) and the
+   * head of its ARGV: now, expiry margin, usage windows, bucket and request
+   * counts, each bucket's resource (see scripts.ts).
+   */
+  private callHead(
+    buckets: readonly BucketKey[],
+    nowNs: bigint,
+    requestCount: number,
+  ): { keys: string[]; args: string[] } {
     const nowMs = Number(nowNs / NS_PER_MS);
-    const window = (kind: UsageWindow, retentionMs: number) => {
-      const start = usageWindowStart(nowNs, kind);
-      const ttlMs = start + usageWindowMs(kind) + retentionMs - nowMs;
-      return {
-        start: String(start),
-        ttlMs: String(ttlMs),
-        keepFrom: String(nowMs - retentionMs - usageWindowMs(kind)),
-      };
-    };
-    const hour = window('hour', this.options.hourlyUsageRetentionMs);
-    const day = window('day', this.options.dailyUsageRetentionMs);
-    return [
+    const hourStart = usageWindowStart(nowNs, 'hour');
+    const dayStart = usageWindowStart(nowNs, 'day');
+    const { hourlyUsageRetentionMs: hourly, dailyUsageRetentionMs: daily } = this.options;
+    const keys: string[] = [];
+    const args = [
       String(nowNs),
       String(this.options.expiryMarginMs),
-      hour.start,
-      day.start,
-      hour.ttlMs,
-      day.ttlMs,
-      hour.keepFrom,
-      day.keepFrom,
-      String(bucketCount),
+      String(hourStart),
+      String(dayStart),
+      String(hourStart + HOUR_MS + hourly - nowMs),
+      String(dayStart + DAY_MS + daily - nowMs),
+      String(nowMs - hourly - HOUR_MS),
+      String(nowMs - daily - DAY_MS),
+      String(buckets.length),
+      String(requestCount),
     ];
-  }
-
-  /** The keys of one bucket in the scripts' order (see scripts.ts). */
-  private scriptKeys(bucket: BucketKey, nowNs: bigint): string[] {
-    return [
-      this.keys.bucket(bucket),
-      this.keys.usage(bucket, 'hour', usageWindowStart(nowNs, 'hour')),
-      this.keys.usage(bucket, 'day', usageWindowStart(nowNs, 'day')),
-      this.keys.usageIndex(bucket.entity, 'hour'),
-      this.keys.usageIndex(bucket.entity, 'day'),
-    ];
+    for (const bucket of buckets) {
+      const owner = this.keys.owner(bucket.entity);
+      keys.push(
+        owner.bucket(bucket.resource),
+        owner.usage(bucket.resource, 'hour', hourStart),
+        owner.usage(bucket.resource, 'day', dayStart),
+        owner.usageIndex('hour'),
+        owner.usageIndex('day'),
+      );
+      args.push(bucket.resource);
+    }
+    return { keys, args };
   }
 
   private limitsField(scope: LimitScope): [string, string] {
@@ -455,11 +533,42 @@ function hashFields(reply: unknown): Array<[string, string]> {
   return [];
 }
 
-/** A bucket state from its hash (`t:<limit>` fields are tats). */
-function bucketState(key: BucketKey, reply: unknown): BucketState {
+/** The bucket keys of a request, in order: requests coalesce only with the same ones. */
+function itemSet(buckets: readonly BucketKey[]): string {
+  let set = '';
+  for (const { entity, resource } of buckets)
+    set += `${entity.length}:${entity}${resource.length}:${resource}`;
+  return set;
+}
+
+/** The instant a batch is decided at: the latest of its requests' clocks. */
+function latestNowNs(requests: readonly { readonly nowNs: bigint }[]): bigint {
+  let latest = requests[0]?.nowNs ?? 0n;
+  for (const { nowNs } of requests) if (nowNs > latest) latest = nowNs;
+  return latest;
+}
+
+/** `tau` of a limit as the scripts take it, computed once per limit. */
+const tauTexts = new WeakMap<Limit, string>();
+function tauText(limit: Limit): string {
+  let text = tauTexts.get(limit);
+  if (text === undefined) {
+    text = String(limit.tauNs);
+    tauTexts.set(limit, text);
+  }
+  return text;
+}
+
+/** The tats of a bucket hash reply (`t:<limit>` fields). */
+function tatsOf(reply: unknown): Map<string, bigint> {
   const tats = new Map<string, bigint>();
   for (const [field, value] of hashFields(reply)) {
     if (field.startsWith('t:')) tats.set(field.slice(2), BigInt(value));
   }
-  return { entity: key.entity, resource: key.resource, tats };
+  return tats;
+}
+
+/** A bucket state from its hash. */
+function bucketState(key: BucketKey, reply: unknown): BucketState {
+  return { entity: key.entity, resource: key.resource, tats: tatsOf(reply) };
 }

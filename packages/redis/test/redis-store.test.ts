@@ -1,4 +1,4 @@
-import { Limit, RateLimiter, type Store, ValidationError } from '@tollgate/core';
+import { type BucketCharge, Limit, RateLimiter, ValidationError } from '@tollgate/core';
 import { gcra } from '@tollgate/core/internal';
 import { RedisStore } from '@tollgate/redis';
 import { type RedisServer, redisStoreFixture, redisTestClient, startRedisServer } from '@tollgate/test-utils';
@@ -264,36 +264,169 @@ describe('RedisStore', () => {
   });
 });
 
-describe('RedisStore on a Cluster', () => {
-  /** Just enough of an ioredis Cluster to reach the slot check (it answers no command). */
-  function clusterStub(): Redis {
-    return {
-      isCluster: true,
-      defineCommand: () => undefined,
-      hgetall: () => undefined,
-      tollgateCharge: async () => [1, [], []],
-    } as unknown as Redis;
-  }
-  const rpm = Limit.perMinute('rpm', 10);
-  const cascade = (store: Store) =>
-    store.charge({
-      nowNs: nowNs(),
-      buckets: ['org-9/key-1', 'org-9'].map((entity) => ({
-        entity,
-        resource: 'chat',
-        charges: [{ limit: rpm, cost: 1 }],
-      })),
+/** Each request decided alone, one after another, with the pure math: what a batch must answer. */
+function decideInOrder(requests: readonly (readonly BucketCharge[])[], nowNs: bigint) {
+  const tats: Map<string, bigint>[] = [];
+  return requests.map((buckets) => {
+    const admitted = buckets.every((bucket, index) =>
+      bucket.charges.every(({ limit, cost }) =>
+        gcra.isAdmissible(tats[index]?.get(limit.name), nowNs, limit, cost),
+      ),
+    );
+    if (admitted) {
+      buckets.forEach((bucket, index) => {
+        const next = new Map(tats[index]);
+        for (const { limit, cost } of bucket.charges) {
+          next.set(limit.name, gcra.chargedTat(next.get(limit.name), nowNs, limit, cost));
+        }
+        tats[index] = next;
+      });
+    }
+    return { admitted, tats: buckets.map((_, index) => new Map(tats[index])) };
+  });
+}
+
+describe('RedisStore coalescing', () => {
+  const calls = Limit.custom({ name: 'calls', capacity: 10, refillAmount: 1, refillPeriodMs: 86_400_000 });
+  const tokens = Limit.custom({ name: 'tokens', capacity: 100, refillAmount: 7, refillPeriodMs: 3_000 });
+
+  it('decides concurrent charges on one bucket one after another, as if alone, in one more script call', async () => {
+    const { store } = await makeStore();
+    const now = nowNs() + 987_654n;
+    const costs = [3, 5, 4, 2, 1, 6, 1, 2];
+    const requests = costs.map((cost): BucketCharge[] => [
+      { entity: 'batch', resource: 'chat', charges: [{ limit: calls, cost }] },
+    ]);
+    const results = await Promise.all(
+      requests.map((buckets) => store.charge({ nowNs: now, buckets, signal: signal() })),
+    );
+    const expected = decideInOrder(requests, now);
+    expect(results.map((result) => result.admitted)).toEqual([
+      true,
+      true,
+      false,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    results.forEach((result, index) => {
+      expect(result.admitted).toBe(expected[index]!.admitted);
+      expect(result.buckets[0]?.tats).toEqual(expected[index]!.tats[0]);
+    });
+    // The first went alone; the other seven queued behind it and went together.
+    expect(store.stats()['charge']).toMatchObject({ calls: 8, roundTrips: 2 });
+    const [state] = await store.getBuckets({
+      keys: [{ entity: 'batch', resource: 'chat' }],
       signal: signal(),
     });
-
-  it('refuses a cascade whose entities have different hash tags, naming them', async () => {
-    await expect(cascade(new RedisStore({ client: clusterStub() }))).rejects.toThrow(
-      'map to different hash tags (org-9/key-1, org-9); pass a `hashTag` option',
-    );
+    expect(state?.tats).toEqual(expected.at(-1)!.tats[0]);
   });
 
-  it('sends a cascade whose entities share a tag through the hashTag option', async () => {
-    const store = new RedisStore({ client: clusterStub(), hashTag: (entity) => entity.split('/')[0]! });
-    expect((await cascade(store)).admitted).toBe(true);
+  it('keeps two limits and a cascade exact across a batch, a refused request changing nothing', async () => {
+    const { store } = await makeStore();
+    const now = nowNs();
+    const plan = [
+      [1, 40, 1],
+      [2, 70, 1],
+      [1, 30, 2],
+      [1, 20, 3],
+      [4, 10, 1],
+      [1, 5, 5],
+    ];
+    const requests = plan.map(([call, token, parent]): BucketCharge[] => [
+      {
+        entity: 'child',
+        resource: 'chat',
+        charges: [
+          { limit: calls, cost: call! },
+          { limit: tokens, cost: token! },
+        ],
+      },
+      { entity: 'parent', resource: 'chat', charges: [{ limit: Limit.perDay('org', 6), cost: parent! }] },
+    ]);
+    const results = await Promise.all(
+      requests.map((buckets) => store.charge({ nowNs: now, buckets, signal: signal() })),
+    );
+    const expected = decideInOrder(requests, now);
+    expect(results.map((result) => result.admitted)).toEqual(expected.map((entry) => entry.admitted));
+    expect(expected.filter((entry) => entry.admitted).length).toBeGreaterThan(1);
+    expect(expected.some((entry) => !entry.admitted)).toBe(true);
+    results.forEach((result, index) => {
+      expect(result.buckets.map((bucket) => bucket.tats)).toEqual(expected[index]!.tats);
+    });
+    // Usage counts the admitted requests only, summed in the batch.
+    const usage = await store.getUsage({ entity: 'child', resource: 'chat', window: 'hour' }, signal());
+    const admitted = plan.filter((_, index) => expected[index]!.admitted);
+    expect(usage.snapshots[0]?.consumed).toEqual({
+      calls: admitted.reduce((sum, [call]) => sum + call!, 0),
+      tokens: admitted.reduce((sum, [, token]) => sum + token!, 0),
+    });
+  });
+
+  it('applies concurrent adjustments in arrival order, debt and refunds alike, in one more script call', async () => {
+    const { store } = await makeStore();
+    const now = nowNs();
+    const bucket = { entity: 'settle', resource: 'chat' };
+    await store.charge({
+      nowNs: now,
+      buckets: [{ ...bucket, charges: [{ limit: tokens, cost: 60 }] }],
+      signal: signal(),
+    });
+    const deltas = [-20, 35, -50, 10, -5, 200, -1];
+    const later = now + 1_000_000_000n;
+    await Promise.all(
+      deltas.map((delta) =>
+        store.adjust({
+          nowNs: later,
+          buckets: [{ ...bucket, adjustments: [{ limit: tokens, delta }] }],
+          signal: signal(),
+        }),
+      ),
+    );
+    let expected = gcra.chargedTat(undefined, now, tokens, 60);
+    for (const delta of deltas) expected = gcra.adjustedTat(expected, later, tokens, delta)!;
+    const [state] = await store.getBuckets({ keys: [bucket], signal: signal() });
+    expect(state?.tats.get('tokens')).toBe(expected);
+    expect(store.stats()['adjust']).toMatchObject({ calls: 7, roundTrips: 2 });
+  });
+
+  it('leaves out a queued request whose signal aborts, and charges the rest', async () => {
+    const { store } = await makeStore();
+    const now = nowNs();
+    const charge = (abort?: AbortController) =>
+      store.charge({
+        nowNs: now,
+        buckets: [{ entity: 'leave', resource: 'chat', charges: [{ limit: calls, cost: 4 }] }],
+        signal: abort?.signal ?? signal(),
+      });
+    const first = charge();
+    const leaving = new AbortController();
+    const left = charge(leaving);
+    const last = charge();
+    leaving.abort(new Error('caller left'));
+    await expect(left).rejects.toThrow('caller left');
+    expect((await first).admitted).toBe(true);
+    expect((await last).admitted).toBe(true);
+    const [state] = await store.getBuckets({
+      keys: [{ entity: 'leave', resource: 'chat' }],
+      signal: signal(),
+    });
+    expect(state?.tats.get('calls')).toBe(gcra.chargedTat(undefined, now, calls, 8));
+  });
+
+  it('sends every call alone with coalesce: false', async () => {
+    const { store } = await makeStore({ coalesce: false });
+    await Promise.all(
+      [1, 2, 3].map(() =>
+        store.charge({
+          nowNs: nowNs(),
+          buckets: [{ entity: 'alone', resource: 'chat', charges: [{ limit: calls, cost: 1 }] }],
+          signal: signal(),
+        }),
+      ),
+    );
+    expect(store.stats()['charge']).toMatchObject({ calls: 3, roundTrips: 3 });
   });
 });

@@ -22,6 +22,8 @@ export interface StartRedisServerOptions {
   port?: number;
   /** Longest wait for the first PONG, in ms (default 10 000). */
   readyTimeoutMs?: number;
+  /** More `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']`. */
+  args?: readonly string[];
 }
 
 const MISSING =
@@ -47,12 +49,30 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
   try {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        host,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        ...(options.args ?? []),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
   } catch (error) {
     throw new Error(MISSING, { cause: error });
   }
+  // A test or benchmark that dies must not leave its server behind.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-4096);
   };

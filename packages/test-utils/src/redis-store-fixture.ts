@@ -1,6 +1,7 @@
 import { RedisStore, type RedisStoreOptions } from '@tollgate/redis';
 import { Redis } from 'ioredis';
-import type { RedisServer } from './redis-server.js';
+import type { StoreFactory } from './adapter-contract.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
 import type { StoreFixture } from './store-contract.js';
 
 let prefixes = 0;
@@ -37,6 +38,35 @@ export async function redisStoreFixture(
     async cleanup() {
       await store.close();
       client.disconnect();
+    },
+  };
+}
+
+/**
+ * `RedisStore` for the adapter contract: one redis-server per suite (started
+ * in `setup`), one client, a fresh key prefix per test.
+ *
+ * @example
+ * describeAdapterContract(expressHarness('Express 5', express), { store: redisStoreFactory() });
+ */
+export function redisStoreFactory(): StoreFactory {
+  let server: RedisServer | undefined;
+  let client: Redis | undefined;
+  let prefixes = 0;
+  return {
+    name: 'Redis',
+    timeoutMs: 5000,
+    async setup() {
+      server = await startRedisServer();
+      client = redisTestClient(server);
+    },
+    create() {
+      if (client === undefined) throw new Error('redisStoreFactory: setup() has not run');
+      return new RedisStore({ client, prefix: `adapter-${process.pid}-${++prefixes}:` });
+    },
+    async teardown() {
+      client?.disconnect();
+      await server?.stop();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { traceStoreCall } from '../diagnostics.js';
 import { isTollgateError, RateLimiterUnavailable } from '../errors.js';
 
@@ -35,12 +36,109 @@ export function callStore<T>(
   );
 }
 
+/**
+ * One deadline shared by the calls without a caller signal that start within
+ * the same millisecond: one signal and one timer for all of them instead of
+ * an AbortController and a timer each, which cost more than the rest of a
+ * decision on a busy store. A call's deadline is at most 1 ms early.
+ */
+interface SharedDeadline {
+  readonly signal: AbortSignal;
+  /** Rejects (with the signal's reason) when the deadline passes. */
+  readonly passed: Promise<never>;
+  /** The `Date.now()` millisecond it was created in. */
+  readonly startedAt: number;
+  /** Calls still running under it. */
+  running: number;
+  /** Whether its timer holds the process open: only while calls run under it. */
+  hold(held: boolean): void;
+  stop(): void;
+}
+
+/**
+ * The deadline that calls starting now join, per `timeoutMs`. It stays open
+ * for the rest of its millisecond when its calls are done (sequential calls
+ * share it too), with a timer that no longer holds the process open, and is
+ * stopped when a later millisecond's call replaces it.
+ */
+const openDeadlines = new Map<number, SharedDeadline>();
+
+function sharedDeadline(timeoutMs: number): SharedDeadline {
+  const now = Date.now();
+  const open = openDeadlines.get(timeoutMs);
+  if (open !== undefined) {
+    if (open.startedAt === now) return open;
+    if (open.running === 0) open.stop();
+  }
+  const controller = new AbortController();
+  // Every store call of the millisecond may listen to it: not a leak.
+  setMaxListeners(0, controller.signal);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const passed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const reason = new RateLimiterUnavailable(
+        `Store call did not finish within timeoutMs (${timeoutMs} ms)`,
+      );
+      controller.abort(reason);
+      reject(reason);
+    }, timeoutMs);
+  });
+  passed.catch(() => undefined);
+  const deadline: SharedDeadline = {
+    signal: controller.signal,
+    passed,
+    startedAt: now,
+    running: 0,
+    hold: (held) => {
+      if (held) timer?.ref();
+      else timer?.unref();
+    },
+    stop: () => clearTimeout(timer),
+  };
+  openDeadlines.set(timeoutMs, deadline);
+  return deadline;
+}
+
+async function callUnderSharedDeadline<T>(
+  operation: string,
+  timeoutMs: number,
+  call: (signal: AbortSignal) => Promise<T>,
+  onAbandoned: ((running: Promise<T>) => void) | undefined,
+): Promise<T> {
+  const deadline = sharedDeadline(timeoutMs);
+  deadline.running += 1;
+  if (deadline.running === 1) deadline.hold(true);
+  const running = invoke(call, deadline.signal);
+  try {
+    return await Promise.race([running, deadline.passed]);
+  } catch (error) {
+    if (deadline.signal.aborted) {
+      running.catch(() => undefined);
+      onAbandoned?.(running);
+      throw new RateLimiterUnavailable(
+        `Store call \`${operation}\` did not finish within timeoutMs (${timeoutMs} ms)`,
+      );
+    }
+    throw asStoreFailure(operation, error);
+  } finally {
+    deadline.running -= 1;
+    if (deadline.running === 0) {
+      // Kept for the rest of its millisecond, without holding the process open; a replaced one stops.
+      if (openDeadlines.get(timeoutMs) === deadline) deadline.hold(false);
+      else deadline.stop();
+    }
+  }
+}
+
 async function callWithDeadline<T>(
   operation: string,
   timeoutMs: number | undefined,
   call: (signal: AbortSignal) => Promise<T>,
   options: StoreCallOptions<T>,
 ): Promise<T> {
+  if (timeoutMs !== undefined && options.signal === undefined) {
+    return callUnderSharedDeadline(operation, timeoutMs, call, options.onAbandoned);
+  }
   const controller = new AbortController();
   const { signal: callerSignal, onAbandoned } = options;
   let timer: ReturnType<typeof setTimeout> | undefined;

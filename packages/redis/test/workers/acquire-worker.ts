@@ -1,62 +1,42 @@
 /**
- * One OS process of the Redis multi-process test: `concurrency` acquirers, each
- * acquiring on one bucket through this process's own RateLimiter, RedisStore
- * and client until refused. Prints `ready` once connected, starts at the
- * wall-clock time (ms) the parent writes to stdin, and prints one JSON line.
+ * One OS process of the Redis multi-process tests: acquirers on one bucket
+ * through this process's own RateLimiter, RedisStore and client (see
+ * `runAcquirers` in test-utils). It prints `ready` once connected, starts at
+ * the wall-clock time the parent writes to stdin, and prints one JSON line.
  */
-import { Limit, type LimitDefinition, RateLimiter } from '@tollgate/core';
+import { Limit, RateLimiter } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
+import {
+  type AcquirerOptions,
+  type AcquirerReport,
+  runAcquirers,
+  sendReport,
+  waitForStart,
+} from '@tollgate/test-utils';
 import { Redis } from 'ioredis';
 
 /** What the parent asks of this worker (argv[2], JSON). */
-export interface RedisWorkerConfig {
+export interface RedisWorkerConfig extends AcquirerOptions {
   port: number;
   prefix: string;
-  limits: LimitDefinition[];
-  concurrency: number;
+  coalesce: boolean;
 }
 
-/** The worker's answer. */
-export interface RedisWorkerReport {
-  admitted: number;
-  rejected: number;
-  errors: string[];
+/** The worker's answer: what its acquirers saw, and the script calls its store sent to charge. */
+export interface RedisWorkerReport extends AcquirerReport {
+  chargeCalls: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as RedisWorkerConfig;
 const client = new Redis(config.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+const store = new RedisStore({ client, prefix: config.prefix, coalesce: config.coalesce });
 const limiter = new RateLimiter({
-  store: new RedisStore({ client, prefix: config.prefix }),
+  store,
   limits: config.limits.map((limit) => Limit.custom(limit)),
   timeoutMs: 20_000,
 });
-const report: RedisWorkerReport = { admitted: 0, rejected: 0, errors: [] };
-
-async function acquirer(): Promise<void> {
-  for (;;) {
-    try {
-      const decision = await limiter.tryAcquire({ entity: 'hot', resource: 'api' });
-      if (!decision.allowed) {
-        report.rejected += 1;
-        return;
-      }
-      report.admitted += 1;
-    } catch (error) {
-      report.errors.push(String(error));
-      return;
-    }
-  }
-}
-
 await client.ping();
-process.stdout.write('ready\n');
-let input = '';
-process.stdin.on('data', (chunk: Buffer) => {
-  input += chunk.toString('utf8');
-});
-process.stdin.on('end', async () => {
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(input.trim()) - Date.now())));
-  await Promise.all(Array.from({ length: config.concurrency }, acquirer));
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  client.disconnect();
-});
+const report = await runAcquirers(limiter, config, await waitForStart());
+await limiter.close();
+client.disconnect();
+sendReport({ ...report, chargeCalls: store.stats()['charge']?.roundTrips ?? 0 } satisfies RedisWorkerReport);

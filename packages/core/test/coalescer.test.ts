@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { abortedWhenAll, Coalescer } from '../src/coalescer.js';
+import { abortedWhenAll, Coalescer } from '../src/store/coalescer.js';
 
 interface Request {
   readonly id: number;
