@@ -12,5 +12,5 @@ export { positiveInteger } from './limiter/options.js';
 export { sleep } from './limiter/sleep.js';
 export * as gcra from './math/gcra.js';
 export { type BatchWrite, type CoalescedRequest, Coalescer } from './store/coalescer.js';
-export { scopeKey } from './store/store.js';
+export { changedEntity, scopeKey } from './store/store.js';
 export { usageWindowMs, usageWindowStart } from './store/usage-windows.js';

@@ -6,6 +6,7 @@ import {
   type ChargeRequest,
   type ChargeResult,
   describeValue,
+  type EntityChanges,
   EntityError,
   type EntityRecord,
   type GetBucketsRequest,
@@ -13,6 +14,7 @@ import {
   type LimitScope,
   type LoadConfigRequest,
   type LoadedConfig,
+  type ResetScope,
   type Store,
   type StoreStats,
   type UsagePage,
@@ -30,6 +32,7 @@ import {
   decodeLimitSet,
   decodeUsage,
   encodeEntity,
+  encodeEntityChanges,
   encodeLimitSet,
   type Item,
   keyId,
@@ -37,9 +40,19 @@ import {
   RESOURCE_ATTRIBUTE,
   readString,
   stringValue,
+  tatAttributes,
 } from './item-codec.js';
 import { type DynamoDBStoreOptions, type ResolvedStoreOptions, resolveStoreOptions } from './options.js';
-import { CHILDREN_INDEX, ENTITY_SK, GSI1PK, KeyBuilder, PK, padStart, SK } from './schema.js';
+import {
+  BUCKET_SK_PREFIX,
+  CHILDREN_INDEX,
+  ENTITY_SK,
+  GSI1PK,
+  KeyBuilder,
+  PK,
+  padStart,
+  SK,
+} from './schema.js';
 import { BucketStateCache } from './state-cache.js';
 import { StatsRecorder } from './stats.js';
 import { TableRequests } from './table-requests.js';
@@ -51,6 +64,8 @@ const DEFAULT_USAGE_PAGE = 100;
 const MAX_USAGE_PAGE = 1000;
 /** Sorts after every digit and `#`: the open upper end of a usage range. */
 const USAGE_RANGE_END = '~';
+/** Bucket items {@link DynamoDBStore.resetBuckets} updates at a time. */
+const RESET_CONCURRENCY = 10;
 
 /**
  * The DynamoDB {@link Store}: all limits of one (entity, resource) live in one
@@ -230,6 +245,36 @@ export class DynamoDBStore implements Store {
     }
   }
 
+  /**
+   * One conditional UpdateItem of the entity record (`ALL_NEW`): the changed
+   * attributes, and the children index keys with the parent. `EntityError`
+   * `ERR_TOLLGATE_ENTITY_NOT_FOUND` when there is no record.
+   */
+  async updateEntity(id: string, changes: EntityChanges, signal: AbortSignal): Promise<EntityRecord> {
+    const kind = 'updateEntity';
+    this.recorder.call(kind);
+    try {
+      const output = await this.requests.updateItem(
+        kind,
+        {
+          TableName: this.tableName,
+          Key: keyOf(this.keys.entity(id)),
+          ...encodeEntityChanges(this.keys, id, changes),
+          ReturnValues: 'ALL_NEW',
+        },
+        signal,
+      );
+      if (output.Attributes === undefined)
+        throw new TypeError(`UpdateItem of entity \`${id}\` returned no item`);
+      return decodeEntity(output.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new EntityError('ERR_TOLLGATE_ENTITY_NOT_FOUND', id, `Entity \`${id}\` does not exist`);
+      }
+      throw error;
+    }
+  }
+
   /** Direct children of `parent`, from the parent → children index, following every page. */
   async getChildren(parent: string, signal: AbortSignal): Promise<EntityRecord[]> {
     const kind = 'getChildren';
@@ -291,6 +336,93 @@ export class DynamoDBStore implements Store {
     await batchDeleteItems(this.batch(kind, signal), keys);
     this.states.forgetPartition(partition);
     return existed;
+  }
+
+  /**
+   * Removes the `tat:<limit>` attributes of the entity's bucket items, found
+   * with a GetItem (one resource) or a consistent Query of the partition's
+   * bucket sort keys (every resource), with one UpdateItem per item that
+   * holds any. The items stay, with their `consumed:<limit>` counters, so the
+   * usage aggregator loses nothing (the stream carries no counter change).
+   * The state guesses kept for those items are forgotten: a guess only picks
+   * the write form, so one that is stale costs a retry, never a decision.
+   */
+  async resetBuckets(scope: ResetScope, signal: AbortSignal): Promise<number> {
+    const kind = 'resetBuckets';
+    this.recorder.call(kind);
+    const { entity, resource } = scope;
+    const items: Item[] = [];
+    if (resource !== undefined) {
+      const output = await this.requests.getItem(
+        kind,
+        {
+          TableName: this.tableName,
+          Key: keyOf(this.keys.bucket(entity, resource)),
+          ConsistentRead: true,
+        },
+        signal,
+      );
+      if (output.Item) items.push(output.Item);
+    } else {
+      let startKey: Item | undefined;
+      do {
+        const output = await this.requests.query(
+          kind,
+          {
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :bucket)',
+            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+            ExpressionAttributeValues: {
+              ':pk': stringValue(this.keys.entityPartition(entity)),
+              ':bucket': stringValue(BUCKET_SK_PREFIX),
+            },
+            ConsistentRead: true,
+            ...this.pageLimit(),
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          },
+          signal,
+        );
+        items.push(...(output.Items ?? []));
+        startKey = output.LastEvaluatedKey;
+      } while (startKey);
+    }
+    const holding = items.filter((item) => tatAttributes(item).length > 0);
+    let reset = 0;
+    for (let start = 0; start < holding.length; start += RESET_CONCURRENCY) {
+      const cleared = await Promise.all(
+        holding.slice(start, start + RESET_CONCURRENCY).map((item) => this.clearTats(kind, item, signal)),
+      );
+      reset += cleared.filter(Boolean).length;
+    }
+    if (resource === undefined) this.states.forgetPartition(this.keys.entityPartition(entity));
+    else this.states.forget(this.keys.bucket(entity, resource));
+    return reset;
+  }
+
+  /** Removes the tats `item` was read with; false if the item is gone (expired or deleted meanwhile). */
+  private async clearTats(kind: string, item: Item, signal: AbortSignal): Promise<boolean> {
+    const names = tatAttributes(item);
+    const placeholders = names.map((_, index) => `#t${index}`);
+    try {
+      await this.requests.updateItem(
+        kind,
+        {
+          TableName: this.tableName,
+          Key: { [PK]: item[PK]!, [SK]: item[SK]! },
+          UpdateExpression: `REMOVE ${placeholders.join(', ')}`,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: {
+            '#pk': PK,
+            ...Object.fromEntries(names.map((name, index) => [placeholders[index], name])),
+          },
+        },
+        signal,
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Replaces the limit set of one scope (PutItem). */

@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type {
   BucketKey,
   BucketState,
+  EntityChanges,
   EntityRecord,
   LimitDefinition,
   LimitScope,
@@ -10,6 +11,7 @@ import type {
 } from '@tollgate/core';
 import { parseBigIntNumber, parseNumber } from './numbers.js';
 import { CONSUMED_PREFIX, GSI1PK, GSI1SK, type KeyBuilder, PK, SK, TAT_PREFIX } from './schema.js';
+import { UpdateExpressionBuilder, type UpdateParts } from './update-expression.js';
 
 /** A DynamoDB item in the low-level wire format. */
 export type Item = Record<string, AttributeValue>;
@@ -102,6 +104,37 @@ export function encodeEntity(keys: KeyBuilder, entity: EntityRecord): Item {
   if (entity.name !== undefined) item['name'] = stringValue(entity.name);
   if (entity.metadata !== undefined) item['metadata'] = stringValue(JSON.stringify(entity.metadata));
   return item;
+}
+
+/**
+ * The update that applies `changes` to the entity record of `id`, as
+ * {@link encodeEntity} lays it out: a new parent also moves the record in the
+ * children index (`GSI1PK`), no parent takes it out. Conditioned on the
+ * record existing, so an update never creates one.
+ */
+export function encodeEntityChanges(keys: KeyBuilder, id: string, changes: EntityChanges): UpdateParts {
+  const update = new UpdateExpressionBuilder();
+  const { parent, cascade, name, metadata } = changes;
+  if (parent === null) update.remove('parent').remove(GSI1PK).remove(GSI1SK);
+  else if (parent !== undefined) {
+    update
+      .set('parent', update.value(stringValue(parent)))
+      .set(GSI1PK, update.value(stringValue(keys.childrenPartition(parent))))
+      .set(GSI1SK, update.value(stringValue(keys.entityPartition(id))));
+  }
+  if (cascade !== undefined) update.set('cascade', update.value({ BOOL: cascade }));
+  if (name === null) update.remove('name');
+  else if (name !== undefined) update.set('name', update.value(stringValue(name)));
+  if (metadata === null) update.remove('metadata');
+  else if (metadata !== undefined)
+    update.set('metadata', update.value(stringValue(JSON.stringify(metadata))));
+  update.condition(`attribute_exists(${update.name(PK)})`);
+  return update.build();
+}
+
+/** The names of the `tat:<limit>` attributes of a bucket item. */
+export function tatAttributes(item: Item): string[] {
+  return Object.keys(item).filter((name) => name.startsWith(TAT_PREFIX));
 }
 
 /** The entity record stored in `item`. */

@@ -57,7 +57,12 @@ export class BucketStateCache {
     this.remember(key, merged);
   }
 
-  /** Forgets every bucket of one partition (after deleting an entity). */
+  /** Forgets one bucket (after resetting it). */
+  forget(key: { PK: string; SK: string }): void {
+    this.states.delete(keyId(key));
+  }
+
+  /** Forgets every bucket of one partition (after deleting an entity or resetting its buckets). */
   forgetPartition(partition: string): void {
     for (const id of [...this.states.keys()]) if (id.startsWith(`${partition}\n`)) this.states.delete(id);
   }

@@ -5,17 +5,19 @@ export interface UpdateParts {
   readonly UpdateExpression: string;
   readonly ConditionExpression?: string;
   readonly ExpressionAttributeNames: Record<string, string>;
-  readonly ExpressionAttributeValues: Record<string, AttributeValue>;
+  /** Absent when no expression uses a value (DynamoDB refuses an empty map). */
+  readonly ExpressionAttributeValues?: Record<string, AttributeValue>;
 }
 
 /**
- * Collects `SET` and `ADD` clauses and condition terms for one update, with
+ * Collects `SET`, `ADD` and `REMOVE` clauses and condition terms for one update, with
  * generated placeholders, so no attribute name or value is ever spliced into
  * an expression.
  */
 export class UpdateExpressionBuilder {
   private readonly sets: string[] = [];
   private readonly adds: string[] = [];
+  private readonly removes: string[] = [];
   private readonly conditions: string[] = [];
   private readonly names: Record<string, string> = {};
   private readonly values: Record<string, AttributeValue> = {};
@@ -52,6 +54,12 @@ export class UpdateExpressionBuilder {
     return this;
   }
 
+  /** `REMOVE <attribute>` (nothing if it is absent). */
+  remove(attribute: string): this {
+    this.removes.push(this.name(attribute));
+    return this;
+  }
+
   /** A condition term; all terms are joined with AND, each in parentheses. */
   condition(term: string): this {
     this.conditions.push(term);
@@ -63,7 +71,8 @@ export class UpdateExpressionBuilder {
     const clauses: string[] = [];
     if (this.sets.length > 0) clauses.push(`SET ${this.sets.join(', ')}`);
     if (this.adds.length > 0) clauses.push(`ADD ${this.adds.join(', ')}`);
-    if (clauses.length === 0) throw new TypeError('An update needs at least one SET or ADD clause');
+    if (this.removes.length > 0) clauses.push(`REMOVE ${this.removes.join(', ')}`);
+    if (clauses.length === 0) throw new TypeError('An update needs at least one SET, ADD or REMOVE clause');
     const update = clauses.join(' ');
     const condition = this.conditions.map((term) => `(${term})`).join(' AND ');
     // DynamoDB refuses placeholders that no expression uses.
@@ -71,12 +80,11 @@ export class UpdateExpressionBuilder {
       const pattern = new RegExp(`${placeholder}(?![0-9])`);
       return pattern.test(update) || pattern.test(condition);
     };
+    const values = Object.entries(this.values).filter(([value]) => used(value));
     const parts = {
       UpdateExpression: update,
       ExpressionAttributeNames: Object.fromEntries(Object.entries(this.names).filter(([name]) => used(name))),
-      ExpressionAttributeValues: Object.fromEntries(
-        Object.entries(this.values).filter(([value]) => used(value)),
-      ),
+      ...(values.length === 0 ? {} : { ExpressionAttributeValues: Object.fromEntries(values) }),
     };
     return condition === '' ? parts : { ...parts, ConditionExpression: condition };
   }

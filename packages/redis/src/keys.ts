@@ -88,6 +88,11 @@ export class RedisKeys {
   ownedPatterns(entity: string): string[] {
     return ['b', 'u'].map((kind) => `${escapeGlob(this.owned(kind, entity))}:*`);
   }
+
+  /** SCAN pattern matching exactly the buckets of one entity. */
+  bucketPattern(entity: string): string {
+    return `${escapeGlob(this.owned('b', entity))}:*`;
+  }
 }
 
 /** The keys one entity owns (see {@link RedisKeys} for the layout). */

@@ -4,6 +4,7 @@ import {
   type BucketState,
   type ChargeRequest,
   type ChargeResult,
+  type EntityChanges,
   EntityError,
   type EntityRecord,
   type GetBucketsRequest,
@@ -12,6 +13,8 @@ import {
   type LimitScope,
   type LoadConfigRequest,
   type LoadedConfig,
+  RateLimiterUnavailable,
+  type ResetScope,
   type Store,
   type StoreStats,
   type UsagePage,
@@ -19,8 +22,16 @@ import {
   type UsageSnapshot,
   ValidationError,
 } from '@tollgate/core';
-import { Coalescer, gcra, scopeKey, usageWindowMs, usageWindowStart } from '@tollgate/core/internal';
+import {
+  Coalescer,
+  changedEntity,
+  gcra,
+  scopeKey,
+  usageWindowMs,
+  usageWindowStart,
+} from '@tollgate/core/internal';
 import type { Cluster, Redis } from 'ioredis';
+import { REPLACE_ENTITY_SCRIPT, RESET_BUCKET_SCRIPT } from './admin-scripts.js';
 import { RedisKeys } from './keys.js';
 import {
   type RedisClient,
@@ -46,6 +57,8 @@ const DAY_MS = usageWindowMs('day');
 const SCAN_COUNT = '1000';
 /** `'1'`: an admitted request in the charge script's flags. */
 const ADMITTED = 49;
+/** Reads and compare-and-set writes of an entity record before `updateEntity` gives up. */
+const UPDATE_ATTEMPTS = 10;
 
 /**
  * A {@link Store} on Redis (7+) through an ioredis client, for any number of
@@ -255,6 +268,42 @@ export class RedisStore implements Store {
     }
   }
 
+  /**
+   * Reads the record, then replaces it with a compare-and-set script (again
+   * if another writer changed it in between). The entity is added to its new
+   * parent's children set before the record names that parent, and removed
+   * from the old one's after: `getChildren` checks each member's record, so
+   * a failure between the commands never lists a child under the wrong parent.
+   */
+  async updateEntity(id: string, changes: EntityChanges, signal: AbortSignal): Promise<EntityRecord> {
+    const kind = 'updateEntity';
+    this.begin(kind);
+    const key = this.keys.entity(id);
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const json = await this.send(kind, signal, 1, () => this.client.get(key));
+      if (typeof json !== 'string') throw entityNotFound(id);
+      const stored = JSON.parse(json) as EntityRecord;
+      const updated = changedEntity(stored, changes);
+      const { parent } = updated;
+      if (parent !== undefined && parent !== stored.parent) {
+        await this.send(kind, signal, 1, () => this.client.sadd(this.keys.children(parent), id));
+      }
+      const replaced = await this.send(kind, signal, 1, () =>
+        this.client.eval(REPLACE_ENTITY_SCRIPT, 1, key, json, JSON.stringify(updated)),
+      );
+      if (replaced === 0) throw entityNotFound(id);
+      if (replaced !== 1) continue;
+      const previous = stored.parent;
+      if (previous !== undefined && previous !== parent) {
+        await this.send(kind, signal, 1, () => this.client.srem(this.keys.children(previous), id));
+      }
+      return updated;
+    }
+    throw new RateLimiterUnavailable(
+      `updateEntity: the record of \`${id}\` changed under each of ${UPDATE_ATTEMPTS} attempts`,
+    );
+  }
+
   async getChildren(parent: string, signal: AbortSignal): Promise<EntityRecord[]> {
     this.begin('getChildren');
     const ids = await this.send('getChildren', signal, 1, () =>
@@ -290,6 +339,26 @@ export class RedisStore implements Store {
     for (const pattern of this.keys.ownedPatterns(id))
       await this.unlinkMatching('deleteEntity', pattern, signal);
     return record !== undefined;
+  }
+
+  /**
+   * Deletes the tats of the entity's bucket hashes (the one of `resource`, or
+   * every one a SCAN finds), one script per bucket. The usage hashes are not
+   * touched.
+   */
+  async resetBuckets(scope: ResetScope, signal: AbortSignal): Promise<number> {
+    const kind = 'resetBuckets';
+    this.begin(kind);
+    const { entity, resource } = scope;
+    const buckets =
+      resource === undefined
+        ? await this.keysMatching(kind, this.keys.bucketPattern(entity), signal)
+        : [this.keys.bucket({ entity, resource })];
+    if (buckets.length === 0) return 0;
+    const removed = await this.send(kind, signal, buckets.length, () =>
+      Promise.all(buckets.map((bucket) => this.client.eval(RESET_BUCKET_SCRIPT, 1, bucket))),
+    );
+    return removed.filter((fields) => Number(fields) > 0).length;
   }
 
   async putLimits(scope: LimitScope, limits: readonly LimitDefinition[], signal: AbortSignal): Promise<void> {
@@ -466,6 +535,23 @@ export class RedisStore implements Store {
     }
   }
 
+  /** Every key matching `pattern`, scanning every master of a Cluster. */
+  private async keysMatching(kind: string, pattern: string, signal: AbortSignal): Promise<string[]> {
+    const nodes: Redis[] = isCluster(this.client) ? this.client.nodes('master') : [this.client];
+    const keys = new Set<string>();
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await this.send(kind, signal, 1, () =>
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
+        );
+        cursor = next;
+        for (const key of found) keys.add(key);
+      } while (cursor !== '0');
+    }
+    return [...keys];
+  }
+
   /**
    * Counts the call, then runs it unless `signal` has aborted, and stops
    * waiting when it aborts (ioredis cannot withdraw a command already sent).
@@ -509,6 +595,10 @@ export class RedisStore implements Store {
     this.counters[kind] = entry;
     return entry;
   }
+}
+
+function entityNotFound(id: string): EntityError {
+  return new EntityError('ERR_TOLLGATE_ENTITY_NOT_FOUND', id, `Entity \`${id}\` does not exist`);
 }
 
 function isCluster(client: RedisClient): client is Cluster {

@@ -553,6 +553,184 @@ export function describeStoreContract(
       });
     });
 
+    describe('updateEntity', () => {
+      it('re-parents an entity: listed under the new parent only, every other field kept', async () => {
+        const before = id('org-a');
+        const after = `${id('org-b')}#/%é`;
+        const child = entityRecord(id('moved'), {
+          parent: before,
+          cascade: true,
+          name: 'Key',
+          metadata: { plan: 'pro' },
+        });
+        await store.createEntity(entityRecord(before), signal);
+        await store.createEntity(entityRecord(after), signal);
+        await store.createEntity(child, signal);
+
+        const updated = await store.updateEntity(child.id, { parent: after }, signal);
+
+        expect(updated).toEqual({ ...child, parent: after });
+        const loaded = await store.loadConfig({ entityIds: [child.id], scopes: [], signal });
+        expect(loaded.entities.get(child.id)).toEqual(updated);
+        expect(await store.getChildren(before, signal)).toEqual([]);
+        expect(await store.getChildren(after, signal)).toEqual([updated]);
+      });
+
+      it('gives a root entity a parent, and takes it away again with null', async () => {
+        const parent = id('org');
+        const root = entityRecord(id('root'), { name: 'Root' });
+        await store.createEntity(entityRecord(parent), signal);
+        await store.createEntity(root, signal);
+
+        expect(await store.updateEntity(root.id, { parent }, signal)).toEqual({ ...root, parent });
+        expect((await store.getChildren(parent, signal)).map((entity) => entity.id)).toEqual([root.id]);
+
+        expect(await store.updateEntity(root.id, { parent: null }, signal)).toEqual(root);
+        const loaded = await store.loadConfig({ entityIds: [root.id], scopes: [], signal });
+        expect(loaded.entities.get(root.id)).toEqual(root);
+        expect(await store.getChildren(parent, signal)).toEqual([]);
+      });
+
+      it('changes cascade, name and metadata, keeps what is absent, removes what is null', async () => {
+        const parent = id('org');
+        const entity = entityRecord(id('renamed'), { parent, name: 'Old', metadata: { seats: 1 } });
+        await store.createEntity(entityRecord(parent), signal);
+        await store.createEntity(entity, signal);
+
+        const renamed = await store.updateEntity(
+          entity.id,
+          { cascade: true, name: 'New', metadata: { seats: 5, tags: ['x'] } },
+          signal,
+        );
+        expect(renamed).toEqual({
+          ...entity,
+          cascade: true,
+          name: 'New',
+          metadata: { seats: 5, tags: ['x'] },
+        });
+
+        const bare = await store.updateEntity(entity.id, { name: null, metadata: null }, signal);
+        expect(bare).toEqual({ id: entity.id, parent, cascade: true, createdAt: entity.createdAt });
+        const loaded = await store.loadConfig({ entityIds: [entity.id], scopes: [], signal });
+        expect(loaded.entities.get(entity.id)).toEqual(bare);
+        expect(await store.getChildren(parent, signal)).toEqual([bare]);
+      });
+
+      it('refuses an unknown id with ERR_TOLLGATE_ENTITY_NOT_FOUND and creates nothing', async () => {
+        const parent = id('org');
+        const ghost = id('ghost');
+        await store.createEntity(entityRecord(parent), signal);
+        const error = await store.updateEntity(ghost, { parent, name: 'x' }, signal).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(EntityError);
+        expect((error as EntityError).code).toBe('ERR_TOLLGATE_ENTITY_NOT_FOUND');
+        expect((error as EntityError).entity).toBe(ghost);
+        const loaded = await store.loadConfig({ entityIds: [ghost], scopes: [], signal });
+        expect(loaded.entities.size).toBe(0);
+        expect(await store.getChildren(parent, signal)).toEqual([]);
+      });
+
+      it('keeps the entity deletable after a move, and its old parent childless', async () => {
+        const before = id('org-a');
+        const after = id('org-b');
+        const child = entityRecord(id('leaf'), { parent: before });
+        for (const record of [entityRecord(before), entityRecord(after), child])
+          await store.createEntity(record, signal);
+        await store.updateEntity(child.id, { parent: after }, signal);
+        expect(await store.deleteEntity(child.id, signal)).toBe(true);
+        expect(await store.getChildren(before, signal)).toEqual([]);
+        expect(await store.getChildren(after, signal)).toEqual([]);
+      });
+    });
+
+    describe('resetBuckets', () => {
+      const rpm = Limit.perMinute('rpm', 3);
+      const tpm = Limit.perMinute('tpm', 100);
+
+      it('empties one resource of an entity and leaves its other resources and other entities alone', async () => {
+        const entity = id('reset-one');
+        const other = id('reset-other');
+        await charge(T0, [one(entity, 'chat', [rpm, 3], [tpm, 50])]);
+        await charge(T0, [one(entity, 'embed', [rpm, 2])]);
+        await charge(T0, [one(other, 'chat', [rpm, 3])]);
+
+        expect(await store.resetBuckets({ entity, resource: 'chat' }, signal)).toBe(1);
+
+        expect(await tatOf(entity, 'chat', 'rpm')).toBeUndefined();
+        expect(await tatOf(entity, 'chat', 'tpm')).toBeUndefined();
+        expect(await tatOf(entity, 'embed', 'rpm')).toBe(T0 + 2n * rpm.emissionIntervalNs);
+        expect(await tatOf(other, 'chat', 'rpm')).toBe(T0 + rpm.tauNs);
+        // Full again: the whole capacity fits, starting from now.
+        const again = await charge(T0, [one(entity, 'chat', [rpm, 3], [tpm, 100])]);
+        expect(again.admitted).toBe(true);
+        expect(again.buckets[0]?.tats.get('rpm')).toBe(T0 + rpm.tauNs);
+        expect((await charge(T0, [one(other, 'chat', [rpm, 1])])).admitted).toBe(false);
+      });
+
+      it('empties every bucket of an entity when no resource is given, and no other entity', async () => {
+        const entity = id('reset-all');
+        const neighbours = [`${entity}0`, `${entity}#chat`, `${entity}:chat`, `${entity}*`];
+        const resources = ['chat', 'embed', 'a#b', 'a:b*'];
+        for (const resource of resources) await charge(T0, [one(entity, resource, [rpm, 3])]);
+        for (const neighbour of neighbours) await charge(T0, [one(neighbour, 'chat', [rpm, 1])]);
+
+        expect(await store.resetBuckets({ entity }, signal)).toBe(resources.length);
+
+        for (const resource of resources) expect(await tatOf(entity, resource, 'rpm')).toBeUndefined();
+        for (const neighbour of neighbours)
+          expect(await tatOf(neighbour, 'chat', 'rpm')).toBe(T0 + rpm.emissionIntervalNs);
+      });
+
+      it('counts only buckets that held state', async () => {
+        const entity = id('reset-count');
+        await charge(T0, [one(entity, 'chat', [rpm, 1])]);
+        expect(await store.resetBuckets({ entity, resource: 'never' }, signal)).toBe(0);
+        expect(await store.resetBuckets({ entity: id('nobody') }, signal)).toBe(0);
+        expect(await store.resetBuckets({ entity }, signal)).toBe(1);
+        expect(await store.resetBuckets({ entity }, signal)).toBe(0);
+        expect(await store.resetBuckets({ entity, resource: 'chat' }, signal)).toBe(0);
+      });
+
+      it('keeps the entity record, its limit sets and its usage', async () => {
+        const entity = id('reset-keeps');
+        const record = entityRecord(entity, { name: 'Kept', metadata: { plan: 'pro' } });
+        await store.createEntity(record, signal);
+        await store.putLimits({ entity }, [rpm.toJSON()], signal);
+        await store.putLimits({ entity, resource: 'chat' }, [tpm.toJSON()], signal);
+        const start = hourStart(T0);
+        await seed([
+          { entity, resource: 'chat', window: 'hour', start, consumed: { tokens: 7 } },
+          { entity, resource: 'embed', window: 'hour', start, consumed: { tokens: 2 } },
+        ]);
+        await charge(T0, [one(entity, 'chat', [rpm, 2])]);
+        const usageBefore = (await store.getUsage({ entity, window: 'hour' }, signal)).snapshots;
+        expect(usageBefore.length).toBeGreaterThan(0);
+
+        expect(await store.resetBuckets({ entity }, signal)).toBeGreaterThan(0);
+
+        const scopes = [{ entity }, { entity, resource: 'chat' }];
+        const loaded = await store.loadConfig({ entityIds: [entity], scopes, signal });
+        expect(loaded.entities.get(entity)).toEqual(record);
+        expect(loaded.limits.get(scopeKey({ entity }))).toEqual([rpm.toJSON()]);
+        expect(loaded.limits.get(scopeKey({ entity, resource: 'chat' }))).toEqual([tpm.toJSON()]);
+        expect((await store.getUsage({ entity, window: 'hour' }, signal)).snapshots).toEqual(usageBefore);
+        expect(await tatOf(entity, 'chat', 'rpm')).toBeUndefined();
+      });
+
+      it('leaves a bucket that charges and settles normally afterwards', async () => {
+        const entity = id('reset-then');
+        await charge(T0, [one(entity, 'chat', [tpm, 100])]);
+        await store.resetBuckets({ entity, resource: 'chat' }, signal);
+        const later = T0 + ms(10);
+        expect((await charge(later, [one(entity, 'chat', [tpm, 60])])).admitted).toBe(true);
+        await store.adjust({
+          nowNs: later,
+          buckets: [{ entity, resource: 'chat', adjustments: [{ limit: tpm, delta: -20 }] }],
+          signal,
+        });
+        expect(await tatOf(entity, 'chat', 'tpm')).toBe(later + 40n * tpm.emissionIntervalNs);
+      });
+    });
+
     describe('limit sets and loadConfig', () => {
       const set = (...limits: Limit[]): LimitDefinition[] => limits.map((limit) => limit.toJSON());
 

@@ -9,12 +9,15 @@ import {
   bucketId,
   type ChargeRequest,
   type ChargeResult,
+  changedEntity,
   compactBucketId,
+  type EntityChanges,
   type EntityRecord,
   type GetBucketsRequest,
   type LimitScope,
   type LoadConfigRequest,
   type LoadedConfig,
+  type ResetScope,
   type Store,
   type StoreCallStats,
   type StoreStats,
@@ -243,11 +246,22 @@ export class MemoryStore implements Store {
       );
     }
     this.entities.set(entity.id, structuredClone(entity));
-    if (entity.parent !== undefined) {
-      const siblings = this.children.get(entity.parent) ?? new Set<string>();
-      siblings.add(entity.id);
-      this.children.set(entity.parent, siblings);
+    if (entity.parent !== undefined) this.listChild(entity.parent, entity.id);
+  }
+
+  async updateEntity(id: string, changes: EntityChanges): Promise<EntityRecord> {
+    this.count('updateEntity');
+    const stored = this.entities.get(id);
+    if (stored === undefined) {
+      throw new EntityError('ERR_TOLLGATE_ENTITY_NOT_FOUND', id, `Entity \`${id}\` does not exist`);
     }
+    const updated = structuredClone(changedEntity(stored, changes));
+    if (updated.parent !== stored.parent) {
+      if (stored.parent !== undefined) this.unlistChild(stored.parent, id);
+      if (updated.parent !== undefined) this.listChild(updated.parent, id);
+    }
+    this.entities.set(id, updated);
+    return structuredClone(updated);
   }
 
   async getChildren(parent: string): Promise<EntityRecord[]> {
@@ -260,7 +274,7 @@ export class MemoryStore implements Store {
     this.count('deleteEntity');
     const entity = this.entities.get(id);
     this.entities.delete(id);
-    if (entity?.parent !== undefined) this.children.get(entity.parent)?.delete(id);
+    if (entity?.parent !== undefined) this.unlistChild(entity.parent, id);
     for (const [key, set] of [...this.limitSets]) {
       if (set.scope.entity === id) this.limitSets.delete(key);
     }
@@ -271,6 +285,28 @@ export class MemoryStore implements Store {
       if (entry.snapshot.entity === id) this.usage.delete(key);
     }
     return entity !== undefined;
+  }
+
+  /**
+   * Empties the `tat`s of the entity's buckets (of one resource, or all).
+   * The buckets stay, with the usage of their current hour and day.
+   */
+  async resetBuckets(scope: ResetScope): Promise<number> {
+    this.count('resetBuckets');
+    const { entity, resource } = scope;
+    const candidates =
+      resource === undefined
+        ? [...this.buckets.values()].filter((bucket) => bucket.entity === entity)
+        : [this.buckets.get(compactBucketId(entity, resource))];
+    let reset = 0;
+    for (const bucket of candidates) {
+      if (bucket === undefined || bucket.names.length === 0) continue;
+      // Fresh arrays, as on every write: states handed out keep what they showed.
+      bucket.names = [];
+      bucket.tats = [];
+      reset += 1;
+    }
+    return reset;
   }
 
   async putLimits(scope: LimitScope, limits: readonly LimitDefinition[]): Promise<void> {
@@ -321,6 +357,18 @@ export class MemoryStore implements Store {
   /** Number of buckets held (for tests of the bound). */
   get size(): number {
     return this.buckets.size;
+  }
+
+  private listChild(parent: string, child: string): void {
+    const siblings = this.children.get(parent) ?? new Set<string>();
+    siblings.add(child);
+    this.children.set(parent, siblings);
+  }
+
+  private unlistChild(parent: string, child: string): void {
+    const siblings = this.children.get(parent);
+    siblings?.delete(child);
+    if (siblings?.size === 0) this.children.delete(parent);
   }
 
   /** The bucket of `id`, marked as used (the eviction hand passes it over once). */

@@ -9,12 +9,14 @@ import {
   bucketId,
   type ChargeRequest,
   type ChargeResult,
+  type EntityChanges,
   type EntityRecord,
   type GetBucketsRequest,
   type LimitAdjustment,
   type LimitScope,
   type LoadConfigRequest,
   type LoadedConfig,
+  type ResetScope,
   type Store,
   type StoreStats,
   type UsagePage,
@@ -95,6 +97,8 @@ export class ReservingStore implements Store {
   /** Reserving writes under way per request shape: later requests wait for the block instead of writing. */
   private readonly reserving = new Map<string, Promise<unknown>>();
   private readonly refunds = new Set<Promise<unknown>>();
+  /** Resets under way: charges of these entities are written plainly, and no block is kept. */
+  private readonly resetting = new Map<string, number>();
   private servedLocally = 0;
   private closed = false;
 
@@ -129,7 +133,11 @@ export class ReservingStore implements Store {
   }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
-    if (this.closed || !request.buckets.every((bucket) => this.isReservable(bucket))) {
+    if (
+      this.closed ||
+      (this.resetting.size > 0 && request.buckets.some((bucket) => this.resetting.has(bucket.entity))) ||
+      !request.buckets.every((bucket) => this.isReservable(bucket))
+    ) {
       return this.inner.charge(request);
     }
     const nowMs = this.clock();
@@ -173,6 +181,10 @@ export class ReservingStore implements Store {
     return this.inner.createEntity(entity, signal);
   }
 
+  updateEntity(id: string, changes: EntityChanges, signal: AbortSignal): Promise<EntityRecord> {
+    return this.inner.updateEntity(id, changes, signal);
+  }
+
   getChildren(parent: string, signal: AbortSignal): Promise<EntityRecord[]> {
     return this.inner.getChildren(parent, signal);
   }
@@ -186,6 +198,34 @@ export class ReservingStore implements Store {
       }
     }
     return this.inner.deleteEntity(id, signal);
+  }
+
+  /**
+   * Gives back the blocks this process holds on the buckets being reset
+   * (their unused tokens refunded first, so usage stays exact), then resets
+   * them in the inner store. While it runs, charges of the entity skip blocks
+   * and go straight to the inner store: a block reserved before the reset
+   * lands would hand out tokens the reset has already returned.
+   */
+  async resetBuckets(scope: ResetScope, signal: AbortSignal): Promise<number> {
+    const { entity, resource } = scope;
+    this.resetting.set(entity, (this.resetting.get(entity) ?? 0) + 1);
+    try {
+      // A reserving write under way would leave a block behind: let it land, then give it back.
+      await Promise.allSettled([...this.reserving.values()]);
+      const refunds: Promise<unknown>[] = [];
+      for (const [id, held] of [...this.buckets]) {
+        if (held.key.entity === entity && (resource === undefined || held.key.resource === resource)) {
+          refunds.push(this.release(id));
+        }
+      }
+      await Promise.allSettled(refunds);
+      return await this.inner.resetBuckets(scope, signal);
+    } finally {
+      const count = (this.resetting.get(entity) ?? 1) - 1;
+      if (count === 0) this.resetting.delete(entity);
+      else this.resetting.set(entity, count);
+    }
   }
 
   putLimits(scope: LimitScope, limits: readonly LimitDefinition[], signal: AbortSignal): Promise<void> {
@@ -221,7 +261,7 @@ export class ReservingStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.reserving.values()]);
-    for (const id of [...this.buckets.keys()]) this.release(id);
+    for (const id of [...this.buckets.keys()]) void this.release(id);
     await Promise.allSettled([...this.refunds]);
     await this.inner.close?.();
   }
@@ -241,7 +281,7 @@ export class ReservingStore implements Store {
       const blocks = this.buckets.get(id);
       if (blocks === undefined) return undefined;
       if (blocks.expiresAt <= nowMs) {
-        this.release(id);
+        void this.release(id);
         return undefined;
       }
       for (const { limit, cost } of bucket.charges) {
@@ -292,7 +332,7 @@ export class ReservingStore implements Store {
     const expiresAt = nowMs + this.blockTtlMs;
     const states = request.buckets.map((bucket, index) => {
       const id = bucketId(bucket);
-      this.release(id);
+      void this.release(id);
       const blocks = new Map<string, Block>();
       bucket.charges.forEach(({ limit }, at) => {
         const size = sizes[index]?.[at] ?? 0;
@@ -306,7 +346,7 @@ export class ReservingStore implements Store {
         timer: undefined,
       };
       if (!this.closed) {
-        held.timer = setTimeout(() => this.release(id), this.blockTtlMs);
+        held.timer = setTimeout(() => void this.release(id), this.blockTtlMs);
         held.timer.unref?.();
         this.buckets.set(id, held);
       }
@@ -318,7 +358,7 @@ export class ReservingStore implements Store {
           const size = sizes[index]?.[at] ?? 0;
           return size > 0 ? [{ limit, delta: -size }] : [];
         });
-        this.refund(bucket, adjustments);
+        void this.refund(bucket, adjustments);
       });
     }
     return {
@@ -374,21 +414,21 @@ export class ReservingStore implements Store {
     demand.current += cost;
   }
 
-  /** Drops the blocks of a bucket and refunds their unused tokens. */
-  private release(id: string): void {
+  /** Drops the blocks of a bucket and refunds their unused tokens; the refund's write, if any. */
+  private release(id: string): Promise<unknown> {
     const held = this.buckets.get(id);
-    if (held === undefined) return;
+    if (held === undefined) return NOTHING;
     this.buckets.delete(id);
     clearTimeout(held.timer);
     const adjustments = [...held.blocks.values()]
       .filter((block) => block.tokens > 0)
       .map((block) => ({ limit: block.limit, delta: -block.tokens }));
-    this.refund(held.key, adjustments);
+    return this.refund(held.key, adjustments);
   }
 
   /** Returns unused block tokens to the store; `close()` waits for these writes. */
-  private refund(key: BucketKey, adjustments: readonly LimitAdjustment[]): void {
-    if (adjustments.length === 0) return;
+  private refund(key: BucketKey, adjustments: readonly LimitAdjustment[]): Promise<unknown> {
+    if (adjustments.length === 0) return NOTHING;
     const write = this.inner
       .adjust({
         nowNs: msToNs(this.clock()),
@@ -398,8 +438,12 @@ export class ReservingStore implements Store {
       .catch(() => undefined);
     this.refunds.add(write);
     void write.finally(() => this.refunds.delete(write));
+    return write;
   }
 }
+
+/** What {@link ReservingStore} awaits when there was nothing to write. */
+const NOTHING: Promise<unknown> = Promise.resolve();
 
 /** Most (bucket, limit) demand counters kept; past this the estimates start over. */
 const MAX_TRACKED = 100_000;

@@ -39,6 +39,16 @@ export interface Store {
   /** Creates an entity; throws `EntityError` `ERR_TOLLGATE_ENTITY_EXISTS` if the id is taken. */
   createEntity(entity: EntityRecord, signal: AbortSignal): Promise<void>;
 
+  /**
+   * Applies `changes` to a stored entity in one write and returns the record
+   * as stored. Keeps the children index right: the entity is listed by
+   * {@link getChildren} of its new parent, and no longer of its old one.
+   * Throws `EntityError` `ERR_TOLLGATE_ENTITY_NOT_FOUND` when there is no
+   * record with this id. The limiter has checked that a new parent exists and
+   * that no cycle forms; the store does not.
+   */
+  updateEntity(id: string, changes: EntityChanges, signal: AbortSignal): Promise<EntityRecord>;
+
   /** Direct children of `parent`, following every page. */
   getChildren(parent: string, signal: AbortSignal): Promise<EntityRecord[]>;
 
@@ -47,6 +57,16 @@ export interface Store {
    * and usage). Returns false if there was no entity record.
    */
   deleteEntity(id: string, signal: AbortSignal): Promise<boolean>;
+
+  /**
+   * Forgets the GCRA state (every `tat`) of the buckets of `scope.entity`: on
+   * `scope.resource`, or on every resource when it is absent. Each such
+   * bucket is full again. Keeps everything else: consumed counters and usage,
+   * the entity record, limit sets, other entities' buckets. Returns how many
+   * buckets held state (a bucket never charged, or already forgotten, is not
+   * counted).
+   */
+  resetBuckets(scope: ResetScope, signal: AbortSignal): Promise<number>;
 
   /** Replaces the limit set of one scope. */
   putLimits(scope: LimitScope, limits: readonly LimitDefinition[], signal: AbortSignal): Promise<void>;
@@ -190,6 +210,42 @@ export interface EntityRecord {
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;
   /** ISO-8601 creation time. */
   readonly createdAt: string;
+}
+
+/**
+ * A change to a stored entity: each field present replaces the stored one,
+ * an absent field keeps it, and `null` removes an optional one.
+ */
+export interface EntityChanges {
+  /** The new parent (it must exist); `null` makes the entity a root. */
+  readonly parent?: string | null | undefined;
+  readonly cascade?: boolean | undefined;
+  readonly name?: string | null | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>> | null | undefined;
+}
+
+/** The buckets {@link Store.resetBuckets} and `RateLimiter.reset` empty: one entity's, on one resource or all. */
+export interface ResetScope {
+  readonly entity: string;
+  /** Only this resource's bucket; every bucket of the entity when absent. */
+  readonly resource?: string | undefined;
+}
+
+/**
+ * The record `changes` make of `record` (for stores that keep records whole).
+ * `createdAt` and `id` never change.
+ */
+export function changedEntity(record: EntityRecord, changes: EntityChanges): EntityRecord {
+  const { parent, cascade, name, metadata } = changes;
+  const next: { -readonly [K in keyof EntityRecord]: EntityRecord[K] } = { ...record };
+  if (parent === null) delete next.parent;
+  else if (parent !== undefined) next.parent = parent;
+  if (cascade !== undefined) next.cascade = cascade;
+  if (name === null) delete next.name;
+  else if (name !== undefined) next.name = name;
+  if (metadata === null) delete next.metadata;
+  else if (metadata !== undefined) next.metadata = metadata;
+  return next;
 }
 
 /** Width of a usage snapshot. */
