@@ -15,6 +15,7 @@ export type TollgateErrorCode =
   | 'ERR_TOLLGATE_ENTITY_EXISTS'
   | 'ERR_TOLLGATE_ENTITY_HAS_CHILDREN'
   | 'ERR_TOLLGATE_ENTITY_CYCLE'
+  | 'ERR_TOLLGATE_ENTITY_TOO_DEEP'
   | 'ERR_TOLLGATE_LEASE_CLOSED';
 
 /**
@@ -256,7 +257,7 @@ function publicValidationMessage(code: TollgateErrorCode, field: string | undefi
   }
 }
 
-/** An entity operation failed: missing entity, duplicate id, children present. */
+/** An entity operation failed: missing entity, duplicate id, children present, a cycle or too deep a chain. */
 export class EntityError extends TollgateError {
   /** The entity id the operation was about. */
   readonly entity: string;

@@ -63,7 +63,7 @@ export {
   type ValidateOption,
   warnOnce,
 } from './http/warnings.js';
-export { DEFAULT_RESOURCE, MAX_ID_LENGTH } from './ids.js';
+export { DEFAULT_RESOURCE, hashedEntityId, type LongKeyPolicy, MAX_ID_LENGTH } from './ids.js';
 export {
   LIMIT_NAME_PATTERN,
   Limit,

@@ -1,5 +1,6 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
+  hashedEntityId,
   Limit,
   type LimitStatus,
   RateLimiter,
@@ -233,9 +234,10 @@ describe('RateLimiter on DynamoDB: concurrency and clocks', () => {
 });
 
 describe('RateLimiter on DynamoDB: unusable input', () => {
-  it('refuses over-long ids, bad costs and costs above capacity with coded errors, writing nothing', async () => {
+  it('refuses over-long ids (longKeys: reject), bad costs and costs above capacity with coded errors, writing nothing', async () => {
     const { limiter, namespace } = setup({
       limits: [Limit.perMinute('rpm', 10), Limit.perMinute('tpm', 100)],
+      longKeys: 'reject',
     });
     const attempts: [Parameters<RateLimiter['tryAcquire']>[0], string][] = [
       [{ entity: 'k'.repeat(257) }, 'ERR_TOLLGATE_INVALID_KEY'],
@@ -265,5 +267,73 @@ describe('RateLimiter on DynamoDB: unusable input', () => {
     ];
     for (const target of targets) expect((await limiter.tryAcquire(target)).allowed).toBe(true);
     for (const target of targets) expect((await limiter.tryAcquire(target)).allowed).toBe(false);
+  });
+});
+
+describe('RateLimiter on DynamoDB: reset, updateEntity and long keys', () => {
+  const bucketItems = async (namespace: string) =>
+    (await itemsOf(namespace)).filter((item) => (item['SK'] as { S: string }).S.startsWith('#BUCKET#'));
+
+  it('reset removes the tats and keeps the item with its consumed counters', async () => {
+    const { limiter, store, namespace, clock } = setup({ limits: [Limit.perMinute('rpm', 3)] });
+    for (let index = 0; index < 3; index += 1) await limiter.acquire({ entity: 'key', resource: 'chat' });
+    expect((await limiter.tryAcquire({ entity: 'key', resource: 'chat' })).allowed).toBe(false);
+    const [before] = await bucketItems(namespace);
+    expect(before).toHaveProperty(['tat:rpm']);
+
+    expect(await limiter.reset({ entity: 'key' })).toBe(1);
+
+    const [after] = await bucketItems(namespace);
+    expect(after).not.toHaveProperty(['tat:rpm']);
+    expect(after?.['consumed:rpm']).toEqual({ N: '3' });
+    expect(after?.['entity']).toEqual({ S: 'key' });
+    // The store forgot its guess of a busy bucket: the next charge is right the first time.
+    const stats = store.stats();
+    clock.advance(1);
+    expect((await limiter.tryAcquire({ entity: 'key', resource: 'chat' })).allowed).toBe(true);
+    expect(roundTripsSince(stats, store.stats())).toBe(1);
+  });
+
+  it('updateEntity moves the record in the children index, and out of it with parent: null', async () => {
+    const { limiter, namespace } = setup({ limits: [Limit.perMinute('rpm', 3)] });
+    const keys = new KeyBuilder(namespace);
+    await limiter.createEntity({ id: 'org-a' });
+    await limiter.createEntity({ id: 'org-b' });
+    await limiter.createEntity({ id: 'key', parent: 'org-a', cascade: true });
+    const record = async () =>
+      (await itemsOf(namespace)).find(
+        (item) =>
+          (item['PK'] as { S: string }).S === keys.entityPartition('key') &&
+          (item['SK'] as { S: string }).S === '#ENTITY',
+      );
+
+    await limiter.updateEntity('key', { parent: 'org-b' });
+    expect(await record()).toMatchObject({
+      parent: { S: 'org-b' },
+      GSI1PK: { S: keys.childrenPartition('org-b') },
+      GSI1SK: { S: keys.entityPartition('key') },
+      cascade: { BOOL: true },
+    });
+    expect((await limiter.getChildren('org-b')).map((child) => child.id)).toEqual(['key']);
+    expect(await limiter.getChildren('org-a')).toEqual([]);
+
+    await limiter.updateEntity('key', { parent: null });
+    const detached = await record();
+    for (const attribute of ['parent', 'GSI1PK', 'GSI1SK']) expect(detached).not.toHaveProperty([attribute]);
+    expect(await limiter.getChildren('org-b')).toEqual([]);
+  });
+
+  it('keys a 10 000-character key by its hash: one bucket item, shared by every limiter', async () => {
+    const namespace = `limiter-${++namespaces}`;
+    const first = setup({ limits: [Limit.perMinute('rpm', 2)] }, namespace);
+    const second = setup({ limits: [Limit.perMinute('rpm', 2)] }, namespace);
+    const key = `Bearer ${'t'.repeat(10_000)}`;
+    expect((await first.limiter.tryAcquire({ entity: key })).allowed).toBe(true);
+    expect((await second.limiter.tryAcquire({ entity: key })).allowed).toBe(true);
+    expect((await first.limiter.tryAcquire({ entity: key })).allowed).toBe(false);
+    const items = await bucketItems(namespace);
+    expect(items).toHaveLength(1);
+    expect(items[0]?.['PK']).toEqual({ S: new KeyBuilder(namespace).entityPartition(hashedEntityId(key)) });
+    expect(JSON.stringify(items)).not.toContain('tttt');
   });
 });

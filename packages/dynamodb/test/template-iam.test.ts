@@ -173,9 +173,16 @@ describe('IAM actions against the calls the store sends (DynamoDB Local)', () =>
       await limiter.setLimits({ resource: 'chat' }, [Limit.perMinute('rpm', 50)]);
       await limiter.setLimits({ entity: 'key', resource: 'chat' }, [Limit.perMinute('rpm', 10)]);
       await limiter.acquire({ entity: 'key', resource: 'chat' });
+      await limiter.reset({ entity: 'key', resource: 'chat' });
+      await limiter.acquire({ entity: 'key', resource: 'chat' });
+      await limiter.reset({ entity: 'key' });
+      await limiter.createEntity({ id: 'org-2' });
+      await limiter.updateEntity('key', { parent: 'org-2', name: 'Key' });
+      await limiter.updateEntity('key', { parent: null });
       await limiter.deleteLimits({ resource: 'chat' });
       await limiter.deleteEntity('key');
       await limiter.deleteEntity('org');
+      await limiter.deleteEntity('org-2');
     });
     for (const action of actions) expect(ADMIN_ACTIONS).toContain(action);
   });

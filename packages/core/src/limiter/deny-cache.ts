@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { type BucketKey, type BucketState, bucketId } from '../store/store.js';
+import { type BucketKey, type BucketState, bucketId, type ResetScope } from '../store/store.js';
 
 interface DenyEntry {
   readonly state: BucketState;
@@ -43,6 +43,17 @@ export class DenyCache {
   /** Forgets everything (after an entity and its buckets were deleted). */
   clear(): void {
     this.entries.clear();
+  }
+
+  /** Forgets the buckets of one entity (of one resource, or all): they were reset. */
+  forgetEntity(scope: ResetScope): void {
+    if (this.entries.size === 0) return;
+    const { entity, resource } = scope;
+    for (const [id, { state }] of this.entries.entries()) {
+      if (state.entity === entity && (resource === undefined || state.resource === resource)) {
+        this.entries.delete(id);
+      }
+    }
   }
 
   /** Forgets buckets whose state this limiter just changed. */

@@ -1,4 +1,5 @@
 import { describeValue, ValidationError } from '../errors.js';
+import type { LongKeyPolicy } from '../ids.js';
 import { assertUniqueLimitNames, type Limit } from '../limit.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../types.js';
@@ -16,6 +17,7 @@ export interface ResolvedOptions {
   readonly denyCache: boolean;
   readonly denyCacheMaxEntries: number;
   readonly logger: Logger;
+  readonly longKeys: LongKeyPolicy;
 }
 
 const STORE_METHODS = ['charge', 'adjust', 'getBuckets', 'loadConfig'] as const;
@@ -58,9 +60,17 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
   const denyCache = options.denyCache ?? true;
   if (typeof denyCache !== 'boolean')
     throw invalid('denyCache', `Expected \`denyCache\` to be a boolean, got ${describeValue(denyCache)}`);
+  const longKeys = options.longKeys ?? 'hash';
+  if (longKeys !== 'hash' && longKeys !== 'reject') {
+    throw invalid(
+      'longKeys',
+      `Expected \`longKeys\` to be 'hash' or 'reject', got ${describeValue(longKeys)}`,
+    );
+  }
   return {
     store,
     limits,
+    longKeys,
     onUnavailable,
     clock,
     logger,

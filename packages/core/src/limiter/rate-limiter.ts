@@ -1,5 +1,6 @@
 import { decisionsObserved, storeCallsObserved, traceDecision, traceStoreCallSync } from '../diagnostics.js';
 import { isRateLimiterUnavailable } from '../errors.js';
+import { entityIdOf, hashedEntityId, MAX_ID_LENGTH } from '../ids.js';
 import type { Limit } from '../limit.js';
 import { availableTokens, waitNs } from '../math/gcra.js';
 import { nsToMsCeil } from '../math/time.js';
@@ -11,6 +12,7 @@ import type {
   EntityRecord,
   LimitScope,
   LoadedConfig,
+  ResetScope,
   Store,
   SyncChargeRequest,
   SyncLoadConfigRequest,
@@ -34,6 +36,7 @@ import type {
   BucketQuery,
   CreateEntityInput,
   RateLimiterOptions,
+  UpdateEntityInput,
   UsageRequest,
   WaitOptions,
 } from './types.js';
@@ -109,6 +112,8 @@ export class RateLimiter {
       clock,
       planner: this.planner,
       forgetDenials: () => this.denied?.clear(),
+      forgetEntityDenials: (scope) => this.denied?.forgetEntity(scope),
+      longKeys: this.options.longKeys,
     });
     noteLimiterConstructed(this.options.logger);
   }
@@ -143,8 +148,10 @@ export class RateLimiter {
 
   /** Like {@link acquire}, but answers a limit with `{ allowed: false, retryAfterMs }` instead of throwing. */
   tryAcquire(request: AcquireRequest): Promise<Decision> {
+    // A long key is replaced before anything sees it, tracing included.
+    const keyed = this.withHashedKey(request);
     // No closure or timing on the hot path unless someone listens.
-    return decisionsObserved() ? traceDecision(request, () => this.decide(request)) : this.decide(request);
+    return decisionsObserved() ? traceDecision(keyed, () => this.decide(keyed)) : this.decide(keyed);
   }
 
   private async decide(request: AcquireRequest): Promise<Decision> {
@@ -240,8 +247,9 @@ export class RateLimiter {
 
   /** Whole tokens available now per limit name (the smallest along the cascade chain). */
   async available(query: BucketQuery): Promise<Record<string, number>> {
-    const resource = validateTarget(query.entity, query.resource);
-    const buckets = await this.planner.plan(query.entity, resource, validateOverride(query.limits));
+    const entity = this.entityId(query.entity);
+    const resource = validateTarget(entity, query.resource);
+    const buckets = await this.planner.plan(entity, resource, validateOverride(query.limits));
     const nowNs = this.time.nowNs();
     const states = await this.readBuckets(buckets);
     // Keyed by limit name: null prototype, so `constructor` is just another name.
@@ -259,8 +267,9 @@ export class RateLimiter {
 
   /** Milliseconds until `consume` would be admitted (0 if now), from the store's current state. */
   async timeUntilAvailable(query: BucketQuery & { consume?: Consumption }): Promise<number> {
-    const resource = validateTarget(query.entity, query.resource);
-    const buckets = await this.planner.plan(query.entity, resource, validateOverride(query.limits));
+    const entity = this.entityId(query.entity);
+    const resource = validateTarget(entity, query.resource);
+    const buckets = await this.planner.plan(entity, resource, validateOverride(query.limits));
     const charges = chargesFor(buckets, query.consume);
     const nowNs = this.time.nowNs();
     const states = await this.readBuckets(charges);
@@ -274,9 +283,48 @@ export class RateLimiter {
     return nsToMsCeil(longest);
   }
 
+  /**
+   * Starts a key over: forgets the state of its buckets, on `resource` or on
+   * every resource when it is absent, so every limit of the key is full
+   * again. Its stored limits, entity record and usage stay as they were, and
+   * so do its ancestors' buckets (a cascade parent keeps what the key spent).
+   * Also forgets this limiter's remembered rejections of those buckets; other
+   * limiters' deny caches hold theirs until the computed wait ends. Returns
+   * how many buckets held state.
+   *
+   * @example
+   * await limiter.reset({ entity: 'key-123' });                      // every resource
+   * await limiter.reset({ entity: 'key-123', resource: 'gpt-4o' });  // one bucket
+   */
+  reset(scope: ResetScope): Promise<number> {
+    return this.admin.reset(scope);
+  }
+
   /** Creates an entity. Its parent must exist; ids are unique. */
   createEntity(input: CreateEntityInput): Promise<EntityRecord> {
     return this.admin.createEntity(input);
+  }
+
+  /**
+   * Changes an entity in place: re-parents it (`parent: null` makes it a
+   * root), turns `cascade` on or off, renames it or replaces its metadata.
+   * Its buckets, limit sets and usage stay. Fields not given are kept;
+   * `null` removes `parent`, `name` or `metadata`. Returns the stored record.
+   *
+   * Throws `EntityError`: `ERR_TOLLGATE_ENTITY_NOT_FOUND` when the entity or
+   * the new parent does not exist, `ERR_TOLLGATE_ENTITY_CYCLE` when the new
+   * parent is the entity or one of its descendants,
+   * `ERR_TOLLGATE_ENTITY_TOO_DEEP` when the entity would be more than
+   * `MAX_CASCADE_DEPTH` levels deep. Takes effect on this limiter at once and
+   * on others when their config cache expires.
+   *
+   * @example
+   * await limiter.updateEntity('key-123', { parent: 'org-10' });   // move a key to another organisation
+   * await limiter.updateEntity('key-123', { parent: null });       // detach it
+   * await limiter.updateEntity('org-9', { name: 'Acme Ltd', metadata: { plan: 'enterprise' } });
+   */
+  updateEntity(id: string, changes: UpdateEntityInput): Promise<EntityRecord> {
+    return this.admin.updateEntity(id, changes);
   }
 
   /** The stored entity, or null. Always read from the store. */
@@ -335,6 +383,29 @@ export class RateLimiter {
   async close(): Promise<void> {
     await Promise.allSettled([...this.settling]);
     await this.options.store.close?.();
+  }
+
+  /**
+   * The request with its entity id replaced by {@link hashedEntityId} when it
+   * is too long and `longKeys` is `'hash'`. Never throws: an unusable id is
+   * left for validation to refuse (and tracing to count as invalid).
+   */
+  private withHashedKey(request: AcquireRequest): AcquireRequest {
+    const entity: unknown = (request as Partial<AcquireRequest> | null | undefined)?.entity;
+    if (
+      typeof entity !== 'string' ||
+      entity.length <= MAX_ID_LENGTH ||
+      this.options.longKeys !== 'hash' ||
+      !entity.isWellFormed()
+    ) {
+      return request;
+    }
+    return { ...request, entity: hashedEntityId(entity) };
+  }
+
+  /** The id `entity` is stored under (see the `longKeys` option), or `ERR_TOLLGATE_INVALID_KEY`. */
+  private entityId(entity: unknown): string {
+    return entityIdOf(entity, 'entity', this.options.longKeys);
   }
 
   /** @internal Writes a lease's adjustments (used by `Lease`). */

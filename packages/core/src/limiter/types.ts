@@ -1,3 +1,4 @@
+import type { LongKeyPolicy } from '../ids.js';
 import type { Limit } from '../limit.js';
 import type { Store } from '../store/store.js';
 import type { Consumption, Logger } from '../types.js';
@@ -51,6 +52,24 @@ export interface CreateEntityInput {
   metadata?: Record<string, unknown>;
 }
 
+/**
+ * Input of {@link RateLimiter.updateEntity}: each field present replaces the
+ * stored one, an absent field keeps it.
+ */
+export interface UpdateEntityInput {
+  /**
+   * The new parent, which must exist and must not be the entity or one of its
+   * descendants; `null` removes the parent.
+   */
+  parent?: string | null;
+  /** Whether acquires of this entity also charge its parent (and its cascading ancestors). */
+  cascade?: boolean;
+  /** A display name; `null` removes it. */
+  name?: string | null;
+  /** Replaces the metadata whole; `null` removes it. */
+  metadata?: Record<string, unknown> | null;
+}
+
 /** Input of {@link RateLimiter.getUsage}. */
 export interface UsageRequest {
   entity: string;
@@ -93,4 +112,24 @@ export interface RateLimiterOptions {
   denyCacheMaxEntries?: number;
   /** Receives coded warnings (degraded mode). Default: `console`. */
   logger?: Logger;
+  /**
+   * What to do with an entity id longer than `MAX_ID_LENGTH` (256)
+   * characters, such as a JWT or a bearer token used as the key:
+   *
+   * - `'hash'` (default): key it by `hashedEntityId(id)`, `sha256:` and the
+   *   base64url SHA-256 of the id, 50 characters. The same long key maps to
+   *   the same bucket in every process and every call that takes an entity id
+   *   (acquire, available, reset, createEntity, setLimits, getUsage, ...).
+   *   Ids up to 256 characters are used as they are, so no existing bucket
+   *   moves. Statuses, leases and entity records show the hashed id.
+   * - `'reject'`: refuse it with `ERR_TOLLGATE_INVALID_KEY` (HTTP adapters
+   *   answer 400).
+   *
+   * Either way an id with a lone surrogate is `ERR_TOLLGATE_INVALID_KEY`,
+   * and no error message or response body repeats the key.
+   *
+   * @example
+   * new RateLimiter({ store, limits, longKeys: 'reject' }); // keys must be 256 characters at most
+   */
+  longKeys?: LongKeyPolicy;
 }

@@ -1,8 +1,8 @@
 import { describeValue, EntityError, ValidationError } from '../errors.js';
-import { DEFAULT_RESOURCE, validateId } from '../ids.js';
+import { DEFAULT_RESOURCE, entityIdOf, type LongKeyPolicy, validateId } from '../ids.js';
 import { assertUniqueLimitNames, LIMIT_NAME_PATTERN, type Limit } from '../limit.js';
-import type { LimitScope } from '../store/store.js';
-import type { CreateEntityInput, UsageRequest, WaitOptions } from './types.js';
+import type { EntityChanges, LimitScope, ResetScope } from '../store/store.js';
+import type { CreateEntityInput, UpdateEntityInput, UsageRequest, WaitOptions } from './types.js';
 
 /*
  * Every check of the limiter's per-call input, each with the exact message a
@@ -84,7 +84,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
-export function validateScope(scope: unknown): LimitScope {
+/** Validates a limit scope; returns it with the entity id as stored (see `longKeys`). */
+export function validateScope(scope: unknown, longKeys: LongKeyPolicy): LimitScope {
   if (typeof scope !== 'object' || scope === null || Array.isArray(scope)) {
     throw new ValidationError(
       'ERR_TOLLGATE_INVALID_OPTION',
@@ -93,9 +94,27 @@ export function validateScope(scope: unknown): LimitScope {
     );
   }
   const { entity, resource } = scope as LimitScope;
-  if (entity !== undefined) validateId(entity, 'entity');
+  const entityId = entity === undefined ? undefined : entityIdOf(entity, 'entity', longKeys);
   if (resource !== undefined) validateId(resource, 'resource');
-  return { ...(entity === undefined ? {} : { entity }), ...(resource === undefined ? {} : { resource }) };
+  return {
+    ...(entityId === undefined ? {} : { entity: entityId }),
+    ...(resource === undefined ? {} : { resource }),
+  };
+}
+
+/** Validates the target of `reset`; returns it with the entity id as stored. */
+export function validateResetScope(scope: unknown, longKeys: LongKeyPolicy): ResetScope {
+  if (typeof scope !== 'object' || scope === null || Array.isArray(scope)) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected { entity, resource? }, got ${describeValue(scope)}`,
+      'scope',
+    );
+  }
+  const { entity, resource } = scope as ResetScope;
+  const entityId = entityIdOf(entity, 'entity', longKeys);
+  if (resource !== undefined) validateId(resource, 'resource');
+  return resource === undefined ? { entity: entityId } : { entity: entityId, resource };
 }
 
 export function validateSignal(signal: unknown, field: string): void {
@@ -150,26 +169,76 @@ export function validateLimitSet(limits: unknown): asserts limits is readonly Li
   assertUniqueLimitNames(limits);
 }
 
-/** Validates the shape, id and parent id of a `createEntity` input (before its parent is looked up). */
-export function validateEntityIds(input: unknown): asserts input is CreateEntityInput {
+/**
+ * Validates the shape, id and parent id of a `createEntity` input (before its
+ * parent is looked up); returns both ids as stored (see `longKeys`).
+ */
+export function validateEntityIds(
+  input: unknown,
+  longKeys: LongKeyPolicy,
+): { id: string; parent: string | undefined } {
   if (typeof input !== 'object' || input === null) {
     throw new ValidationError(
       'ERR_TOLLGATE_INVALID_OPTION',
       `Expected an entity object, got ${describeValue(input)}`,
     );
   }
-  const { id, parent } = input as CreateEntityInput;
-  validateId(id, 'id');
-  if (parent !== undefined) {
-    validateId(parent, 'parent');
-    if (parent === id) {
-      throw new EntityError('ERR_TOLLGATE_ENTITY_CYCLE', id, `Entity \`${id}\` cannot be its own parent`);
-    }
-  }
+  const fields = input as CreateEntityInput;
+  const id = entityIdOf(fields.id, 'id', longKeys);
+  const parent = fields.parent === undefined ? undefined : entityIdOf(fields.parent, 'parent', longKeys);
+  if (parent === id) throw ownParent(id);
+  return { id, parent };
 }
 
-/** Validates the `cascade` flag and `metadata` of a `createEntity` input. */
-export function validateEntityFields(input: CreateEntityInput): void {
+function ownParent(id: string): EntityError {
+  return new EntityError('ERR_TOLLGATE_ENTITY_CYCLE', id, `Entity \`${id}\` cannot be its own parent`);
+}
+
+const ENTITY_CHANGE_FIELDS = new Set(['parent', 'cascade', 'name', 'metadata']);
+
+/**
+ * Validates the changes of an `updateEntity` call (before the new parent is
+ * looked up); returns them with the parent id as stored. `id` is the stored
+ * id of the entity being changed.
+ */
+export function validateEntityChanges(id: string, changes: unknown, longKeys: LongKeyPolicy): EntityChanges {
+  if (!isPlainObject(changes)) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected changes like { parent?, cascade?, name?, metadata? }, got ${describeValue(changes)}`,
+      'changes',
+    );
+  }
+  for (const field of Object.keys(changes)) {
+    if (!ENTITY_CHANGE_FIELDS.has(field)) {
+      throw new ValidationError(
+        'ERR_TOLLGATE_INVALID_OPTION',
+        `\`${field}\` cannot be changed: updateEntity takes parent, cascade, name and metadata`,
+        field,
+      );
+    }
+  }
+  const { parent, cascade, name, metadata } = changes as UpdateEntityInput;
+  const parentId = parent === undefined || parent === null ? parent : entityIdOf(parent, 'parent', longKeys);
+  if (parentId === id) throw ownParent(id);
+  if (name !== undefined && name !== null && typeof name !== 'string') {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected \`name\` to be a string or null, got ${describeValue(name)}`,
+      'name',
+    );
+  }
+  validateEntityFields({ cascade, metadata: metadata ?? undefined });
+  return {
+    ...(parentId === undefined ? {} : { parent: parentId }),
+    ...(cascade === undefined ? {} : { cascade }),
+    ...(name === undefined ? {} : { name }),
+    ...(metadata === undefined ? {} : { metadata }),
+  };
+}
+
+/** Validates the `cascade` flag and `metadata` of a `createEntity` or `updateEntity` input. */
+export function validateEntityFields(input: { cascade?: unknown; metadata?: unknown }): void {
   if (input.cascade !== undefined && typeof input.cascade !== 'boolean') {
     throw new ValidationError(
       'ERR_TOLLGATE_INVALID_OPTION',
@@ -189,9 +258,15 @@ export function validateEntityFields(input: CreateEntityInput): void {
   }
 }
 
-/** Validates the entity, resource and window of a usage query. */
-export function validateUsageRequest(request: UsageRequest): void {
-  validateId(request.entity, 'entity');
+/** Validates the entity, resource and window of a usage query; returns the entity id as stored. */
+export function validateUsageRequest(request: UsageRequest, longKeys: LongKeyPolicy): string {
+  if (typeof request !== 'object' || request === null) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_OPTION',
+      `Expected { entity, resource?, window, from?, to? }, got ${describeValue(request)}`,
+    );
+  }
+  const entity = entityIdOf(request.entity, 'entity', longKeys);
   if (request.resource !== undefined) validateId(request.resource, 'resource');
   if (request.window !== 'hour' && request.window !== 'day') {
     throw new ValidationError(
@@ -200,4 +275,5 @@ export function validateUsageRequest(request: UsageRequest): void {
       'window',
     );
   }
+  return entity;
 }

@@ -219,13 +219,17 @@ export interface EntityRecord {
 export interface EntityChanges {
   /** The new parent (it must exist); `null` makes the entity a root. */
   readonly parent?: string | null | undefined;
+  /** The new cascade flag. */
   readonly cascade?: boolean | undefined;
+  /** The new name; `null` removes it. */
   readonly name?: string | null | undefined;
+  /** The new metadata, replacing the old whole; `null` removes it. */
   readonly metadata?: Readonly<Record<string, unknown>> | null | undefined;
 }
 
 /** The buckets {@link Store.resetBuckets} and `RateLimiter.reset` empty: one entity's, on one resource or all. */
 export interface ResetScope {
+  /** The entity whose buckets are reset. */
   readonly entity: string;
   /** Only this resource's bucket; every bucket of the entity when absent. */
   readonly resource?: string | undefined;
