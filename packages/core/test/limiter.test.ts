@@ -651,3 +651,25 @@ describe('usage', () => {
     expect(days[0]?.consumed).toEqual({ rpm: 1, tpm: 150 });
   });
 });
+
+describe("decideNow, the adapters' entry", () => {
+  it('answers an in-process decision as a plain value, the same as tryAcquire would', async () => {
+    const limiter = new RateLimiter({ store: new MemoryStore(), limits: [Limit.perMinute('rpm', 1)] });
+    const admitted = limiter.decideNow({ entity: 'k' });
+    expect(admitted).not.toBeInstanceOf(Promise);
+    expect(admitted).toMatchObject({ allowed: true });
+    const limited = limiter.decideNow({ entity: 'k' });
+    expect(limited).not.toBeInstanceOf(Promise);
+    expect(limited).toMatchObject({ allowed: false, retryAfterMs: expect.any(Number) });
+    expect(() => limiter.decideNow({ entity: '' })).toThrow(ValidationError);
+  });
+
+  it('awaits a store that is not in process, or a call with a signal', async () => {
+    const remote = new RateLimiter({ store: asRemote(), limits: [Limit.perMinute('rpm', 1)] });
+    const pending = remote.decideNow({ entity: 'k' });
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await pending).toMatchObject({ allowed: true });
+    const local = new RateLimiter({ store: new MemoryStore(), limits: [Limit.perMinute('rpm', 1)] });
+    expect(local.decideNow({ entity: 'k', signal: new AbortController().signal })).toBeInstanceOf(Promise);
+  });
+});

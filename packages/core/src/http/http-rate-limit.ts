@@ -569,7 +569,12 @@ export class HttpRateLimit<Req> {
       if (isThenable(entity) || isThenable(resource) || isThenable(consume)) {
         return this.chargeLater(req, entity, resource, consume, res);
       }
-      decision = this.limiter.tryAcquire(this.requestOf(entity, resource, consume));
+      const request = this.requestOf(entity, resource, consume);
+      // A RateLimiter answers an in-process decision synchronously; an object that only looks like one awaits.
+      decision =
+        typeof this.limiter.decideNow === 'function'
+          ? this.limiter.decideNow(request)
+          : this.limiter.tryAcquire(request);
     } catch (error) {
       return this.appliedRejectionFor(error, req, res);
     }

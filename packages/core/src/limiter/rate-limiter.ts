@@ -212,6 +212,60 @@ export class RateLimiter {
       if (signal?.aborted) throw signal.reason;
       return this.degradeOrThrow(asStoreFailure('charge', error), entity, resource);
     }
+    return this.concluded(result, buckets, charges, nowNs, entity, resource);
+  }
+
+  /**
+   * @internal For the HTTP adapters: {@link tryAcquire}, except that a decision
+   * an in-process store answers at once comes back as a plain value, so a
+   * request pays no promise hop. Throws what `tryAcquire` would reject with.
+   */
+  decideNow(request: AcquireRequest): Decision | Promise<Decision> {
+    if (
+      this.chargeNow === undefined ||
+      request.signal !== undefined ||
+      decisionsObserved() ||
+      storeCallsObserved()
+    ) {
+      return this.tryAcquire(request);
+    }
+    const keyed = this.withHashedKey(request);
+    const { entity } = keyed;
+    const resource = validateTarget(entity, keyed.resource);
+    const override = validateOverride(keyed.limits);
+    const nowNs = this.time.nowNs();
+    let buckets: PlannedBucket[];
+    try {
+      buckets = this.planner.planSync(entity, resource, override);
+    } catch (error) {
+      return this.degradeOrThrow(error, entity, resource);
+    }
+    const charges =
+      keyed.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, keyed.consume);
+    // Nothing to take is answered from a read, which has no synchronous form.
+    if (!hasCharges(charges)) return this.decide(keyed);
+    const remembered = this.denied?.lookup(charges, nowNs);
+    if (remembered && !allAdmissible(charges, remembered, nowNs)) {
+      return this.rejection(buckets, charges, remembered, nowNs);
+    }
+    let result: ChargeResult;
+    try {
+      result = this.chargeNow({ nowNs, buckets: charges });
+    } catch (error) {
+      return this.degradeOrThrow(asStoreFailure('charge', error), entity, resource);
+    }
+    return this.concluded(result, buckets, charges, nowNs, entity, resource);
+  }
+
+  /** The decision a store's answer makes: a rejection with its wait, or a lease on what was taken. */
+  private concluded(
+    result: ChargeResult,
+    buckets: readonly PlannedBucket[],
+    charges: readonly BucketCharge[],
+    nowNs: bigint,
+    entity: string,
+    resource: string,
+  ): Decision {
     this.unavailableWarned = false;
     // A store that batches concurrent calls decides at the instant its write is sent.
     const decidedNs = result.nowNs ?? nowNs;
