@@ -155,32 +155,32 @@ export class RateLimiter {
   }
 
   private async decide(request: AcquireRequest): Promise<Decision> {
+    // An in-process store with synchronous calls decides without an await,
+    // unless there is a signal to honour or store calls are being traced.
+    const chargeNow = request.signal === undefined && !storeCallsObserved() ? this.chargeNow : undefined;
+    return chargeNow === undefined ? this.decideAwaiting(request) : this.decideInProcess(request, chargeNow);
+  }
+
+  /** A decision over the store's async calls, under the deadline and the caller's signal. */
+  private async decideAwaiting(request: AcquireRequest): Promise<Decision> {
     const { entity, signal } = request;
     const resource = validateTarget(entity, request.resource);
     const override = validateOverride(request.limits);
     validateSignal(signal, 'signal');
-    // An in-process store with synchronous calls decides without an await,
-    // unless there is a signal to honour or store calls are being traced.
-    const chargeNow = signal === undefined && !storeCallsObserved() ? this.chargeNow : undefined;
-    const sync = chargeNow !== undefined;
+    // Read before the plan cache, whose entries expire against this reading.
     let nowNs = this.time.nowNs();
     let buckets = override === undefined ? this.planner.cached(entity, resource) : undefined;
     if (buckets === undefined) {
       try {
-        buckets = sync
-          ? this.planner.planSync(entity, resource, override)
-          : await this.planner.plan(entity, resource, override, signal);
+        buckets = await this.planner.plan(entity, resource, override, signal);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         return this.degradeOrThrow(error, entity, resource);
       }
-      // Planning awaited the store: decide at the time of the charge. (A clock read costs
-      // more than the rest of an in-process decision, so the synchronous path reads it once.)
-      if (!sync) nowNs = this.time.nowNs();
+      nowNs = this.time.nowNs(); // planning awaited the store: decide at the time of the charge
     }
     const charges =
       request.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, request.consume);
-
     const remembered = this.denied?.lookup(charges, nowNs);
     if (remembered && !allAdmissible(charges, remembered, nowNs)) {
       return this.rejection(buckets, charges, remembered, nowNs);
@@ -191,11 +191,6 @@ export class RateLimiter {
       const { store } = this.options;
       if (!hasCharges(charges)) {
         result = { admitted: true, buckets: await this.readBuckets(charges, signal) };
-      } else if (chargeNow !== undefined) {
-        result = chargeNow({
-          nowNs,
-          buckets: charges,
-        });
       } else if (store.inProcess === true && signal === undefined && !storeCallsObserved()) {
         // No I/O to time out: skip the deadline timer on the hot path (errors are still mapped).
         result = await store.charge({ nowNs, buckets: charges, signal: NEVER_ABORTED });
@@ -221,18 +216,30 @@ export class RateLimiter {
    * request pays no promise hop. Throws what `tryAcquire` would reject with.
    */
   decideNow(request: AcquireRequest): Decision | Promise<Decision> {
+    const { chargeNow } = this;
     if (
-      this.chargeNow === undefined ||
+      chargeNow === undefined ||
       request.signal !== undefined ||
       decisionsObserved() ||
       storeCallsObserved()
     ) {
       return this.tryAcquire(request);
     }
-    const keyed = this.withHashedKey(request);
-    const { entity } = keyed;
-    const resource = validateTarget(entity, keyed.resource);
-    const override = validateOverride(keyed.limits);
+    return this.decideInProcess(this.withHashedKey(request), chargeNow);
+  }
+
+  /**
+   * A decision on an in-process store's synchronous calls: no await, and one
+   * clock read (it costs more than the rest of the decision). The caller
+   * passed no signal and nobody traces store calls.
+   */
+  private decideInProcess(
+    request: AcquireRequest,
+    chargeNow: (request: SyncChargeRequest) => ChargeResult,
+  ): Decision | Promise<Decision> {
+    const { entity } = request;
+    const resource = validateTarget(entity, request.resource);
+    const override = validateOverride(request.limits);
     const nowNs = this.time.nowNs();
     let buckets: PlannedBucket[];
     try {
@@ -241,16 +248,16 @@ export class RateLimiter {
       return this.degradeOrThrow(error, entity, resource);
     }
     const charges =
-      keyed.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, keyed.consume);
+      request.consume === undefined ? defaultCharges(buckets) : chargesFor(buckets, request.consume);
     // Nothing to take is answered from a read, which has no synchronous form.
-    if (!hasCharges(charges)) return this.decide(keyed);
+    if (!hasCharges(charges)) return this.decideAwaiting(request);
     const remembered = this.denied?.lookup(charges, nowNs);
     if (remembered && !allAdmissible(charges, remembered, nowNs)) {
       return this.rejection(buckets, charges, remembered, nowNs);
     }
     let result: ChargeResult;
     try {
-      result = this.chargeNow({ nowNs, buckets: charges });
+      result = chargeNow({ nowNs, buckets: charges });
     } catch (error) {
       return this.degradeOrThrow(asStoreFailure('charge', error), entity, resource);
     }
