@@ -28,6 +28,29 @@ export interface Suite {
   chart(rows: readonly Row[]): GroupedBarChart | undefined;
 }
 
+/** Decisions per second, one bar per library, grouped by concurrency, one panel per scenario. */
+function concurrencyChart(
+  rows: readonly Row[],
+  title: string,
+  subtitle: string,
+): GroupedBarChart | undefined {
+  if (!hasColumns(rows, ['library', 'scenario', 'concurrency', 'decisions/s'])) return undefined;
+  return {
+    title,
+    subtitle,
+    groupTitle: 'concurrent callers',
+    seriesTitle: 'library',
+    valueTitle: 'decisions/s',
+    panelTitle: 'scenario',
+    bars: barsFromRows(rows, {
+      group: 'concurrency',
+      series: 'library',
+      value: 'decisions/s',
+      panel: 'scenario',
+    }).map((bar) => ({ ...bar, group: bar.group.replace(' (sequential)', '') })),
+  };
+}
+
 /** The suites, in page order. */
 export const suites: Suite[] = [
   {
@@ -71,22 +94,11 @@ export const suites: Suite[] = [
       'The WCU column is what DynamoDB Local reports; what AWS bills is under [On AWS](#on-aws).',
     run: async () => (await import('./dynamodb.js')).runDynamoBench({}),
     chart: (rows) =>
-      hasColumns(rows, ['library', 'scenario', 'concurrency', 'decisions/s'])
-        ? {
-            title: 'DynamoDB Local: decisions per second by concurrency, one hot key',
-            subtitle: 'DynamoDB Local on this machine, not AWS. Each panel has its own scale.',
-            groupTitle: 'concurrent callers',
-            seriesTitle: 'library',
-            valueTitle: 'decisions/s',
-            panelTitle: 'scenario',
-            bars: barsFromRows(rows, {
-              group: 'concurrency',
-              series: 'library',
-              value: 'decisions/s',
-              panel: 'scenario',
-            }).map((bar) => ({ ...bar, group: bar.group.replace(' (sequential)', '') })),
-          }
-        : undefined,
+      concurrencyChart(
+        rows,
+        'DynamoDB Local: decisions per second by concurrency, one hot key',
+        'DynamoDB Local on this machine, not AWS. Each panel has its own scale.',
+      ),
   },
   {
     name: 'fleet',
@@ -124,22 +136,11 @@ export const suites: Suite[] = [
       'CPU per decision is the time the load process and the redis-server process spent, from the operating system, which drifts less than decisions per second on a busy machine.',
     run: async () => (await import('./redis.js')).runRedisBench({}),
     chart: (rows) =>
-      hasColumns(rows, ['scenario', 'concurrency', 'library', 'decisions/s'])
-        ? {
-            title: 'Redis: decisions per second by concurrency, same redis-server',
-            subtitle: 'Each panel has its own scale.',
-            groupTitle: 'concurrent callers',
-            seriesTitle: 'library',
-            valueTitle: 'decisions/s',
-            panelTitle: 'scenario',
-            bars: barsFromRows(rows, {
-              group: 'concurrency',
-              series: 'library',
-              value: 'decisions/s',
-              panel: 'scenario',
-            }).map((bar) => ({ ...bar, group: bar.group.replace(' (sequential)', '') })),
-          }
-        : undefined,
+      concurrencyChart(
+        rows,
+        'Redis: decisions per second by concurrency, same redis-server',
+        'Each panel has its own scale.',
+      ),
   },
   {
     name: 'http',

@@ -522,23 +522,27 @@ export class RedisStore implements Store {
 
   /** Deletes every key matching `pattern`, scanning every master of a Cluster. */
   private async unlinkMatching(kind: string, pattern: string, signal: AbortSignal): Promise<void> {
-    const nodes: Redis[] = isCluster(this.client) ? this.client.nodes('master') : [this.client];
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, found] = await this.send(kind, signal, 1, () =>
-          node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
-        );
-        cursor = next;
-        if (found.length > 0) await this.send(kind, signal, 1, () => node.unlink(...found));
-      } while (cursor !== '0');
+    for await (const { node, found } of this.scanMatching(kind, pattern, signal)) {
+      // Each page is deleted on the node that holds it: a Cluster refuses keys of several slots in one call.
+      if (found.length > 0) await this.send(kind, signal, 1, () => node.unlink(...found));
     }
   }
 
   /** Every key matching `pattern`, scanning every master of a Cluster. */
   private async keysMatching(kind: string, pattern: string, signal: AbortSignal): Promise<string[]> {
-    const nodes: Redis[] = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     const keys = new Set<string>();
+    for await (const { found } of this.scanMatching(kind, pattern, signal))
+      for (const key of found) keys.add(key);
+    return [...keys];
+  }
+
+  /** SCAN pages of keys matching `pattern`, node by node (every master of a Cluster). */
+  private async *scanMatching(
+    kind: string,
+    pattern: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<{ node: Redis; found: string[] }> {
+    const nodes: Redis[] = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     for (const node of nodes) {
       let cursor = '0';
       do {
@@ -546,10 +550,9 @@ export class RedisStore implements Store {
           node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
         );
         cursor = next;
-        for (const key of found) keys.add(key);
+        yield { node, found };
       } while (cursor !== '0');
     }
-    return [...keys];
   }
 
   /**
