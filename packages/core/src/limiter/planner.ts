@@ -104,11 +104,6 @@ export class Planner {
     return cached !== undefined && cached.expiresAt > this.options.time.latestMs ? cached.buckets : undefined;
   }
 
-  /** True when plans can be resolved without I/O ({@link planSync} answers). */
-  get synchronous(): boolean {
-    return this.options.loadSync !== undefined;
-  }
-
   /** The buckets an acquire touches, from the plan cache when possible. */
   async plan(
     entity: string,
@@ -133,7 +128,7 @@ export class Planner {
 
   /**
    * {@link plan} without an await, for an in-process store with a synchronous
-   * read (check {@link synchronous} first). Its config is read on every call,
+   * read (`loadSync` given). Its config is read on every call,
    * never cached: a map lookup in the store costs no more than a cache's, and
    * is never stale. Most keys have nothing stored, and their plan is built
    * from the defaults without a walk.
