@@ -7,9 +7,11 @@
  * Channels are looked up by name across the whole process, so a subscriber
  * sees the messages of every copy of `@tollgate/core` that is loaded.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Channel, channel, subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describeValue, isRateLimiterUnavailable, isTollgateError } from './errors.js';
 import { DEFAULT_RESOURCE } from './ids.js';
+import type { Store } from './store/store.js';
 import type { LimitStatus } from './types.js';
 
 // Shapes read from the limiter's values, declared here so that the limiter can import this
@@ -74,7 +76,13 @@ export interface StoreCallMessage {
   readonly operation: string;
   /** Wall time until the limiter had its answer (the deadline, when the store did not answer in time), in ms. */
   readonly durationMs: number;
-  /** Requests sent to the backend, when the store reports it. */
+  /**
+   * Requests the store sent to its backend for this call while it was open,
+   * retries included: 0 for an in-process store. Absent when the store does
+   * not report them (see {@link Store.reportsRoundTrips}). A coalesced write
+   * counts once, on the call that sent it (its companions show 0), so the
+   * sum over messages is the number of requests sent.
+   */
   readonly roundTrips?: number;
   /** What the call failed with: a `RateLimiterUnavailable` for deadlines and store failures. Absent on success. */
   readonly error?: unknown;
@@ -191,8 +199,20 @@ export const diagnosticsMessages = {
     };
   },
 
-  storeCall(operation: string, durationMs: number, error: unknown, failed: boolean): StoreCallMessage {
-    return failed ? { operation, durationMs, error } : { operation, durationMs };
+  storeCall(
+    operation: string,
+    durationMs: number,
+    roundTrips: number | undefined,
+    error: unknown,
+    failed: boolean,
+  ): StoreCallMessage {
+    const message: { -readonly [K in keyof StoreCallMessage]: StoreCallMessage[K] } = {
+      operation,
+      durationMs,
+    };
+    if (roundTrips !== undefined) message.roundTrips = roundTrips;
+    if (failed) message.error = error;
+    return message;
   },
 
   settlement(
@@ -246,25 +266,78 @@ export function storeCallsObserved(): boolean {
   return storeCalls.hasSubscribers;
 }
 
+/** The requests sent for one traced store call, counted by {@link recordRoundTrips}. */
+interface RoundTripCount {
+  sent: number;
+}
+
+/** The traced store call the running code works for; empty while nobody observes store calls. */
+const roundTripCounts = new AsyncLocalStorage<RoundTripCount>();
+
 /**
- * @internal Runs one store call and publishes it on {@link STORE_CHANNEL}.
- * Without subscribers it only returns `call()`.
+ * Counts requests a store sent to its backend (a DynamoDB or Redis command,
+ * each retry included) towards the store call under way, for the
+ * `roundTrips` of its {@link StoreCallMessage}. A store that calls it for
+ * every request it sends declares {@link Store.reportsRoundTrips}. Costs one
+ * boolean check while nobody observes store calls.
+ *
+ * @param count - Requests sent (default 1).
  */
-export function traceStoreCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
-  if (!storeCalls.hasSubscribers) return call();
-  const startedAt = performance.now();
-  return settled(call, (error, failed) => {
-    if (storeCalls.hasSubscribers) {
-      storeCalls.publish(
-        diagnosticsMessages.storeCall(operation, performance.now() - startedAt, error, failed),
-      );
-    }
-  });
+export function recordRoundTrips(count = 1): void {
+  if (!storeCalls.hasSubscribers) return;
+  const open = roundTripCounts.getStore();
+  if (open !== undefined) open.sent += count;
 }
 
 /**
- * @internal {@link traceStoreCall} for an in-process store's synchronous call.
- * Without subscribers it only returns `call()`.
+ * @internal The store call the running code works for, to hand to code that
+ * runs later for it (a coalesced write sent when an earlier one finished).
+ * Undefined while nobody observes store calls.
+ */
+export function roundTripScope(): object | undefined {
+  return storeCalls.hasSubscribers ? roundTripCounts.getStore() : undefined;
+}
+
+/** @internal Runs `run` for the store call `scope` came from (see {@link roundTripScope}). */
+export function inRoundTripScope<T>(scope: object | undefined, run: () => T): T {
+  return scope === undefined ? run() : roundTripCounts.run(scope as RoundTripCount, run);
+}
+
+/**
+ * @internal Runs one store call and publishes it on {@link STORE_CHANNEL}.
+ * Without subscribers it only returns `call()`. With `countsRoundTrips`, the
+ * message carries the requests the store recorded while the call ran
+ * (always 0 for an in-process store).
+ */
+export function traceStoreCall<T>(
+  operation: string,
+  call: () => Promise<T>,
+  countsRoundTrips = false,
+): Promise<T> {
+  if (!storeCalls.hasSubscribers) return call();
+  const startedAt = performance.now();
+  const count: RoundTripCount = { sent: 0 };
+  return settled(
+    () => roundTripCounts.run(count, call),
+    (error, failed) => {
+      if (storeCalls.hasSubscribers) {
+        storeCalls.publish(
+          diagnosticsMessages.storeCall(
+            operation,
+            performance.now() - startedAt,
+            countsRoundTrips ? count.sent : undefined,
+            error,
+            failed,
+          ),
+        );
+      }
+    },
+  );
+}
+
+/**
+ * @internal {@link traceStoreCall} for an in-process store's synchronous call
+ * (no round trips). Without subscribers it only returns `call()`.
  */
 export function traceStoreCallSync<T>(operation: string, call: () => T): T {
   if (!storeCalls.hasSubscribers) return call();
@@ -272,11 +345,13 @@ export function traceStoreCallSync<T>(operation: string, call: () => T): T {
   try {
     const result = call();
     storeCalls.publish(
-      diagnosticsMessages.storeCall(operation, performance.now() - startedAt, undefined, false),
+      diagnosticsMessages.storeCall(operation, performance.now() - startedAt, 0, undefined, false),
     );
     return result;
   } catch (error) {
-    storeCalls.publish(diagnosticsMessages.storeCall(operation, performance.now() - startedAt, error, true));
+    storeCalls.publish(
+      diagnosticsMessages.storeCall(operation, performance.now() - startedAt, 0, error, true),
+    );
     throw error;
   }
 }

@@ -5,6 +5,7 @@ export {
   type DiagnosticsHandlers,
   LEASE_CHANNEL,
   type LeaseSettlementMessage,
+  recordRoundTrips,
   STORE_CHANNEL,
   type StoreCallMessage,
   subscribeDiagnostics,

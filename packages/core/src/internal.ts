@@ -3,6 +3,7 @@
  * CLI, test utilities) share with the core and applications should not use.
  * These names may change in any release.
  */
+export { inRoundTripScope, roundTripScope } from './diagnostics.js';
 export { optionalFunction } from './http/options.js';
 export { PROXY_WARNING_CODE, proxyMisconfiguration, warnOnce } from './http/warnings.js';
 export { validateId } from './ids.js';

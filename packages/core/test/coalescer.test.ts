@@ -1,4 +1,6 @@
+import { recordRoundTrips, type StoreCallMessage, subscribeDiagnostics } from '@tollgate/core';
 import { describe, expect, it } from 'vitest';
+import { traceStoreCall } from '../src/diagnostics.js';
 import { abortedWhenAll, Coalescer } from '../src/store/coalescer.js';
 
 interface Request {
@@ -86,5 +88,30 @@ describe('abortedWhenAll', () => {
     expect(joint.signal.aborted).toBe(true);
     expect(joint.signal.reason).toBe(last);
     joint.dispose();
+  });
+});
+
+describe('Coalescer round trips', () => {
+  it('counts a queued batch for the first call waiting in it, not for the call whose write went before', async () => {
+    const { write, finish } = controlledWrite();
+    const counted = (requests: readonly Request[], signal: AbortSignal): Promise<number[]> => {
+      recordRoundTrips();
+      return write(requests, signal);
+    };
+    const coalescer = new Coalescer<Request, number>(true, counted);
+    const messages: StoreCallMessage[] = [];
+    const stop = subscribeDiagnostics({ store: (message) => messages.push(message) });
+    try {
+      const calls = [1, 2, 3].map((id) =>
+        traceStoreCall(`call-${id}`, () => coalescer.submit('hot', { id, signal: open }), true),
+      );
+      await finish();
+      await finish();
+      await Promise.all(calls);
+    } finally {
+      stop();
+    }
+    const sent = Object.fromEntries(messages.map((message) => [message.operation, message.roundTrips]));
+    expect(sent).toEqual({ 'call-1': 1, 'call-2': 1, 'call-3': 0 });
   });
 });

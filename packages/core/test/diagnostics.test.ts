@@ -8,7 +8,9 @@ import {
   MemoryStore,
   RateLimiter,
   RateLimiterUnavailable,
+  recordRoundTrips,
   STORE_CHANNEL,
+  type Store,
   type StoreCallMessage,
   subscribeDiagnostics,
   ValidationError,
@@ -42,6 +44,16 @@ function record(): {
     }),
   );
   return seen;
+}
+
+/** Every method of `store`, bound to it, as own properties: a base to override a few of. */
+function bound(store: MemoryStore): Store {
+  type Method = (...args: unknown[]) => unknown;
+  const own = store as unknown as Record<string, Method>;
+  const methods = Object.getOwnPropertyNames(MemoryStore.prototype).filter(
+    (name) => name !== 'constructor' && !name.endsWith('Sync') && typeof own[name] === 'function',
+  );
+  return Object.fromEntries(methods.map((name) => [name, own[name]!.bind(store)])) as unknown as Store;
 }
 
 function limiter(options: Partial<ConstructorParameters<typeof RateLimiter>[0]> = {}): RateLimiter {
@@ -112,6 +124,44 @@ describe('diagnostics channels', () => {
       ['charge', false],
       ['adjust', false],
     ]);
+  });
+
+  it('carries round trips: 0 on an in-process store, what a reporting store recorded, none when a store does not report', async () => {
+    const seen = record();
+    await limiter().tryAcquire({ entity: 'key-1' });
+    expect(seen.stores.map(({ operation, roundTrips }) => [operation, roundTrips])).toEqual([
+      ['loadConfig', 0],
+      ['charge', 0],
+    ]);
+
+    // A network-like store in front of a MemoryStore: two requests per charge, one per config read.
+    const inner = new MemoryStore({ maxKeys: 100 });
+    const reporting: Store = {
+      ...bound(inner),
+      inProcess: false,
+      reportsRoundTrips: true,
+      loadConfig: async (request) => {
+        recordRoundTrips();
+        return inner.loadConfig(request);
+      },
+      charge: async (request) => {
+        recordRoundTrips();
+        await new Promise((resolve) => setImmediate(resolve));
+        recordRoundTrips();
+        return inner.charge(request);
+      },
+    };
+    seen.stores.length = 0;
+    await limiter({ store: reporting }).tryAcquire({ entity: 'key-1' });
+    expect(seen.stores.map(({ operation, roundTrips }) => [operation, roundTrips])).toEqual([
+      ['loadConfig', 1],
+      ['charge', 2],
+    ]);
+
+    seen.stores.length = 0;
+    await limiter({ store: { ...reporting, reportsRoundTrips: false } }).tryAcquire({ entity: 'key-1' });
+    expect(seen.stores).toHaveLength(2);
+    for (const message of seen.stores) expect(message).not.toHaveProperty('roundTrips');
   });
 
   it('publishes one settlement per lease, even when settle calls race', async () => {

@@ -99,6 +99,8 @@ export class DynamoDBStore implements Store {
   private readonly charges: Coalescer<ChargeRequest, ChargeResult>;
   private readonly adjustments: Coalescer<AdjustRequest, undefined>;
   private closed = false;
+  /** Every request sent is counted for `tollgate:store` messages. */
+  readonly reportsRoundTrips = true;
 
   constructor(options: DynamoDBStoreOptions) {
     this.options = resolveStoreOptions(options);

@@ -1,5 +1,5 @@
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import type { StoreCallStats, StoreStats } from '@tollgate/core';
+import { recordRoundTrips, type StoreCallStats, type StoreStats } from '@tollgate/core';
 
 /** Whether a request reads or writes, to attribute `CapacityUnits` when DynamoDB reports only the total. */
 export type CapacityKind = 'read' | 'write';
@@ -21,6 +21,7 @@ export class StatsRecorder {
   /** Counts one request sent on behalf of `kind`. */
   roundTrip(kind: string): void {
     this.entry(kind).roundTrips += 1;
+    recordRoundTrips();
   }
 
   /** Adds the capacity a response reported. */

@@ -5,7 +5,9 @@ import {
   type LimitStatus,
   RateLimiter,
   type RateLimiterOptions,
+  type StoreCallMessage,
   type StoreStats,
+  subscribeDiagnostics,
   ValidationError,
 } from '@tollgate/core';
 import { DynamoDBStore, KeyBuilder } from '@tollgate/dynamodb';
@@ -335,5 +337,37 @@ describe('RateLimiter on DynamoDB: reset, updateEntity and long keys', () => {
     expect(items).toHaveLength(1);
     expect(items[0]?.['PK']).toEqual({ S: new KeyBuilder(namespace).entityPartition(hashedEntityId(key)) });
     expect(JSON.stringify(items)).not.toContain('tttt');
+  });
+});
+
+describe('RateLimiter on DynamoDB: round trips in tollgate:store messages', () => {
+  it('puts every request the store sent in one message: the sum equals the store stats, coalesced or not', async () => {
+    for (const coalesce of [true, false]) {
+      const store = new DynamoDBStore({
+        tableName,
+        client: local.client,
+        namespace: `limiter-${++namespaces}`,
+        coalesce,
+      });
+      const limiter = new RateLimiter({ store, timeoutMs: 5000, limits: [Limit.perMinute('rpm', 30)] });
+      const messages: StoreCallMessage[] = [];
+      const stop = subscribeDiagnostics({ store: (message) => messages.push(message) });
+      try {
+        const decisions = await Promise.all(
+          Array.from({ length: 50 }, () => limiter.tryAcquire({ entity: 'hot' })),
+        );
+        expect(decisions.filter((decision) => decision.allowed)).toHaveLength(30);
+      } finally {
+        stop();
+      }
+      const charges = messages.filter((message) => message.operation === 'charge');
+      expect(charges).toHaveLength(50);
+      const sent = messages.reduce((sum, message) => sum + (message.roundTrips ?? Number.NaN), 0);
+      expect(sent).toBe(roundTripsSince({}, store.stats()));
+      // Coalesced, most calls rode on a write another call sent.
+      const riders = charges.filter((message) => message.roundTrips === 0).length;
+      if (coalesce) expect(riders).toBeGreaterThan(25);
+      else expect(riders).toBe(0);
+    }
   });
 });

@@ -41,6 +41,8 @@ export interface OpenTelemetryCollector {
  * - `tollgate.decision.duration` (histogram, `s`) `{outcome}`;
  * - `tollgate.store.calls` (counter) `{operation, outcome}`: `outcome` is `ok` or `error`;
  * - `tollgate.store.call.duration` (histogram, `s`) `{operation}`;
+ * - `tollgate.store.round_trips` (counter) `{operation}`: requests the store sent to its
+ *   backend, retries included (stores that do not report them add nothing);
  * - `tollgate.lease.settlements` (counter) `{kind}`: `commit` or `rollback`.
  *
  * OpenTelemetry's Prometheus exporter names them `tollgate_decisions_total`,
@@ -79,6 +81,10 @@ export function collectOpenTelemetryMetrics(
     unit: 's',
     advice,
   });
+  const storeRoundTrips = meter.createCounter('tollgate.store.round_trips', {
+    description:
+      'Requests the store sent to its backend for the limiter, retries included. A coalesced write counts once.',
+  });
   const settlements = meter.createCounter('tollgate.lease.settlements', {
     description: 'Leases settled, by kind (commit, rollback).',
   });
@@ -95,6 +101,8 @@ export function collectOpenTelemetryMetrics(
     store(message: StoreCallMessage) {
       storeCalls.add(1, { operation: message.operation, outcome: 'error' in message ? 'error' : 'ok' });
       storeCallDuration.record(message.durationMs / 1000, { operation: message.operation });
+      if (message.roundTrips !== undefined)
+        storeRoundTrips.add(message.roundTrips, { operation: message.operation });
     },
     lease(message: LeaseSettlementMessage) {
       settlements.add(1, { kind: message.kind });

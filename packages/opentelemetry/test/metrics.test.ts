@@ -10,7 +10,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 // The same real decisions the Prometheus tests count.
-import { decideEveryOutcome } from '../../prometheus/test/scenario.js';
+import { decideEveryOutcome, decideOverReportingStore } from '../../prometheus/test/scenario.js';
 import { collectOpenTelemetryMetrics, type OpenTelemetryCollector } from '../src/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -78,6 +78,16 @@ describe('collectOpenTelemetryMetrics', () => {
     const duration = all.find((metric) => metric.descriptor.name === 'tollgate.decision.duration');
     expect(duration?.descriptor.unit).toBe('s');
     expect(JSON.stringify(all)).not.toContain('key-1');
+  });
+
+  it('counts the round trips a store reports, per operation', async () => {
+    const { provider, exported } = sdk();
+    started(collectOpenTelemetryMetrics({ meterProvider: provider }));
+    await decideOverReportingStore();
+    expect(points(await exported(), 'tollgate.store.round_trips').sort()).toEqual([
+      'operation=charge 6',
+      'operation=loadConfig 1',
+    ]);
   });
 
   it('uses the global meter provider the SDK registered when none is passed', async () => {

@@ -42,6 +42,8 @@ export interface MetricsCollector {
  * - `tollgate_decision_duration_seconds{outcome}` (histogram);
  * - `tollgate_store_calls_total{operation,outcome}`: `outcome` is `ok` or `error`;
  * - `tollgate_store_call_duration_seconds{operation}` (histogram);
+ * - `tollgate_store_round_trips_total{operation}`: requests the store sent to its backend
+ *   (DynamoDB, Redis), retries included; stores that do not report them add nothing;
  * - `tollgate_lease_settlements_total{kind}`: `kind` is `commit` or `rollback`.
  *
  * No label carries an entity or a resource: label values come from the limit
@@ -76,6 +78,7 @@ export function collectMetrics(options: CollectMetricsOptions = {}): MetricsColl
   let decisionDuration: Histogram<'outcome'>;
   let storeCalls: Counter<'operation' | 'outcome'>;
   let storeCallDuration: Histogram<'operation'>;
+  let storeRoundTrips: Counter<'operation'>;
   let settlements: Counter<'kind'>;
   try {
     decisions = new Counter({
@@ -104,6 +107,12 @@ export function collectMetrics(options: CollectMetricsOptions = {}): MetricsColl
       buckets,
       registers,
     });
+    storeRoundTrips = new Counter({
+      name: named('store_round_trips_total'),
+      help: 'Requests the store sent to its backend for the limiter, retries included, by operation. A coalesced write counts once.',
+      labelNames: ['operation'],
+      registers,
+    });
     settlements = new Counter({
       name: named('lease_settlements_total'),
       help: 'Leases settled, by kind (commit, rollback).',
@@ -127,6 +136,8 @@ export function collectMetrics(options: CollectMetricsOptions = {}): MetricsColl
       const outcome = 'error' in message ? 'error' : 'ok';
       storeCalls.inc({ operation: message.operation, outcome });
       storeCallDuration.observe({ operation: message.operation }, message.durationMs / 1000);
+      if (message.roundTrips !== undefined)
+        storeRoundTrips.inc({ operation: message.operation }, message.roundTrips);
     },
     lease(message: LeaseSettlementMessage) {
       settlements.inc({ kind: message.kind });

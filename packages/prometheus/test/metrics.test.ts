@@ -2,7 +2,7 @@ import { Limit, MemoryStore, RateLimiter } from '@tollgate/core';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectMetrics, type MetricsCollector } from '../src/index.js';
-import { decideEveryOutcome, SMALL_CACHES } from './scenario.js';
+import { decideEveryOutcome, decideOverReportingStore, SMALL_CACHES } from './scenario.js';
 
 const collectors: MetricsCollector[] = [];
 afterEach(() => {
@@ -46,6 +46,14 @@ describe('collectMetrics', () => {
 
     expect(lines).toContain('tollgate_lease_settlements_total{kind="commit"} 1');
     expect(lines).toContain('tollgate_lease_settlements_total{kind="rollback"} 1');
+  });
+
+  it('counts the round trips a store reports, per operation', async () => {
+    const registry = collect();
+    await decideOverReportingStore();
+    const lines = await samples(registry);
+    expect(lines).toContain('tollgate_store_round_trips_total{operation="loadConfig"} 1');
+    expect(lines).toContain('tollgate_store_round_trips_total{operation="charge"} 6');
   });
 
   it('never labels a series with an entity or a resource', async () => {

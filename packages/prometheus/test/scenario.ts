@@ -1,4 +1,11 @@
-import { Limit, MemoryStore, RateLimiter, type RateLimiterOptions, type Store } from '@tollgate/core';
+import {
+  Limit,
+  MemoryStore,
+  RateLimiter,
+  type RateLimiterOptions,
+  recordRoundTrips,
+  type Store,
+} from '@tollgate/core';
 
 /** Small caches: a limiter's defaults size them for 100 000 keys, slow to allocate in a test. */
 export const SMALL_CACHES = {
@@ -72,4 +79,27 @@ async function expectRejection(decision: Promise<unknown>, name: string): Promis
   );
   if (!(error instanceof Error) || error.name !== name)
     throw new Error(`expected ${name}, got ${String(error)}`);
+}
+
+/**
+ * Three admitted decisions over a store that reports its requests as a
+ * network store does: one per config read, two per charge (a write and its
+ * retry). So 1 `loadConfig` round trip and 6 `charge` round trips.
+ */
+export async function decideOverReportingStore(): Promise<void> {
+  const inner = new MemoryStore({ maxKeys: 100 });
+  const store: Store = {
+    ...unreachableStore(),
+    reportsRoundTrips: true,
+    loadConfig: (request) => {
+      recordRoundTrips();
+      return inner.loadConfig(request);
+    },
+    charge: (request) => {
+      recordRoundTrips(2);
+      return inner.charge(request);
+    },
+  };
+  const limiter = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 10)], ...SMALL_CACHES });
+  for (let index = 0; index < 3; index += 1) await limiter.tryAcquire({ entity: 'key-1' });
 }

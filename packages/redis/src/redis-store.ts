@@ -15,6 +15,7 @@ import {
   type LoadedConfig,
   RateLimiterUnavailable,
   type ResetScope,
+  recordRoundTrips,
   type Store,
   type StoreStats,
   type UsagePage,
@@ -99,6 +100,8 @@ export class RedisStore implements Store {
   private readonly counters: StoreStats = {};
   private readonly charges: Coalescer<ChargeRequest, ChargeResult>;
   private readonly adjustments: Coalescer<AdjustRequest, undefined>;
+  /** Every command sent is counted for `tollgate:store` messages. */
+  readonly reportsRoundTrips = true;
 
   constructor(options: RedisStoreOptions) {
     this.options = resolveRedisStoreOptions(options);
@@ -586,6 +589,7 @@ export class RedisStore implements Store {
 
   private count(kind: string, roundTrips: number): void {
     this.entry(kind).roundTrips += roundTrips;
+    recordRoundTrips(roundTrips);
   }
 
   private entry(kind: string): StoreStats[string] {

@@ -1,4 +1,11 @@
-import { type BucketCharge, Limit, RateLimiter, ValidationError } from '@tollgate/core';
+import {
+  type BucketCharge,
+  Limit,
+  RateLimiter,
+  type StoreCallMessage,
+  subscribeDiagnostics,
+  ValidationError,
+} from '@tollgate/core';
 import { gcra } from '@tollgate/core/internal';
 import { RedisStore } from '@tollgate/redis';
 import { type RedisServer, redisStoreFixture, redisTestClient, startRedisServer } from '@tollgate/test-utils';
@@ -428,5 +435,37 @@ describe('RedisStore coalescing', () => {
       ),
     );
     expect(store.stats()['charge']).toMatchObject({ calls: 3, roundTrips: 3 });
+  });
+});
+
+describe('RedisStore in tollgate:store messages', () => {
+  it('reports every command it sent on one call: the sum equals the commands the server received, coalesced or not', async () => {
+    for (const coalesce of [true, false]) {
+      const { store, client } = await makeStore({ coalesce });
+      const limiter = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 30)] });
+      // Loads the script, which ioredis does once per connection (EVALSHA, NOSCRIPT, EVAL).
+      await limiter.tryAcquire({ entity: 'warm-up' });
+      const commands = await watchCommands(client);
+      const messages: StoreCallMessage[] = [];
+      const stop = subscribeDiagnostics({ store: (message) => messages.push(message) });
+      try {
+        const decisions = await Promise.all(
+          Array.from({ length: 50 }, () => limiter.tryAcquire({ entity: 'hot' })),
+        );
+        expect(decisions.filter((decision) => decision.allowed)).toHaveLength(30);
+        // MONITOR reports asynchronously: a no-op round trip flushes it.
+        await client.ping();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } finally {
+        stop();
+        commands.stop();
+      }
+      const reported = messages.reduce((sum, message) => sum + (message.roundTrips ?? Number.NaN), 0);
+      expect(messages.filter((message) => message.operation === 'charge')).toHaveLength(50);
+      expect(reported).toBe(commands.sent.filter((command) => command !== 'ping').length);
+      const riders = messages.filter((message) => message.operation === 'charge' && message.roundTrips === 0);
+      if (coalesce) expect(riders.length).toBeGreaterThan(25);
+      else expect(riders).toHaveLength(0);
+    }
   });
 });

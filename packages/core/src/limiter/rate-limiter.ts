@@ -593,9 +593,11 @@ export class RateLimiter {
     signal?: AbortSignal,
     onAbandoned?: (running: Promise<T>) => void,
   ): Promise<T> {
-    return callStore(operation, this.options.timeoutMs, run, this.options.store.inProcess === true, {
+    const { store, timeoutMs } = this.options;
+    return callStore(operation, timeoutMs, run, store.inProcess === true, {
       signal,
       onAbandoned,
+      reportsRoundTrips: store.reportsRoundTrips,
     });
   }
 }

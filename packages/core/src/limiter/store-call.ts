@@ -11,6 +11,8 @@ export interface StoreCallOptions<T> {
    * (deadline or abort), e.g. to refund a charge that lands for a caller who left.
    */
   readonly onAbandoned?: ((running: Promise<T>) => void) | undefined;
+  /** The store reports its requests (`Store.reportsRoundTrips`): traced calls then carry `roundTrips`. */
+  readonly reportsRoundTrips?: boolean | undefined;
 }
 
 /**
@@ -29,10 +31,13 @@ export function callStore<T>(
   options: StoreCallOptions<T> = {},
 ): Promise<T> {
   if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-  return traceStoreCall(operation, () =>
-    inProcess && options.signal === undefined
-      ? callInProcess(operation, call)
-      : callWithDeadline(operation, inProcess ? undefined : timeoutMs, call, options),
+  return traceStoreCall(
+    operation,
+    () =>
+      inProcess && options.signal === undefined
+        ? callInProcess(operation, call)
+        : callWithDeadline(operation, inProcess ? undefined : timeoutMs, call, options),
+    inProcess || options.reportsRoundTrips === true,
   );
 }
 

@@ -1,3 +1,5 @@
+import { inRoundTripScope, roundTripScope } from '../diagnostics.js';
+
 /** A request that can be combined with others of the same item set. */
 export interface CoalescedRequest {
   /** Aborts this request alone while it waits; the write it joined waits for every member's. */
@@ -16,6 +18,8 @@ interface Waiting<Request, Answer> {
   reject(reason: unknown): void;
   /** Removes the abort listener once the request is sent. */
   detach(): void;
+  /** The traced store call it came from: the requests of its batch count there when it leads one. */
+  readonly scope: object | undefined;
 }
 
 /**
@@ -45,7 +49,7 @@ export class Coalescer<Request extends CoalescedRequest, Answer> {
       const queue = this.queues.get(itemSet);
       if (!this.enabled || queue === undefined) {
         if (this.enabled) this.queues.set(itemSet, []);
-        void this.send(itemSet, [{ request, resolve, reject, detach: () => {} }]);
+        void this.send(itemSet, [{ request, resolve, reject, detach: () => {}, scope: undefined }]);
         return;
       }
       const onAbort = (): void => {
@@ -58,6 +62,7 @@ export class Coalescer<Request extends CoalescedRequest, Answer> {
         resolve,
         reject,
         detach: () => signal.removeEventListener('abort', onAbort),
+        scope: roundTripScope(),
       };
       signal.addEventListener('abort', onAbort, { once: true });
       queue.push(waiting);
@@ -91,7 +96,8 @@ export class Coalescer<Request extends CoalescedRequest, Answer> {
     }
     this.queues.set(itemSet, []);
     for (const waiting of queue) waiting.detach();
-    void this.send(itemSet, queue);
+    // Sent when the previous write ended, in that write's context: count its requests for the first waiting call.
+    void inRoundTripScope(queue[0]?.scope, () => this.send(itemSet, queue));
   }
 }
 

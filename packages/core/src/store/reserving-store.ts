@@ -132,6 +132,11 @@ export class ReservingStore implements Store {
     }
   }
 
+  /** Requests are the inner store's: reported when it reports them (none for an in-process one). */
+  get reportsRoundTrips(): boolean {
+    return this.inner.reportsRoundTrips === true || this.inner.inProcess === true;
+  }
+
   async charge(request: ChargeRequest): Promise<ChargeResult> {
     if (
       this.closed ||

@@ -90,6 +90,12 @@ export interface Store {
   readonly inProcess?: boolean;
 
   /**
+   * True when the store calls `recordRoundTrips` for every request it sends
+   * to its backend, so `tollgate:store` messages carry `roundTrips`.
+   */
+  readonly reportsRoundTrips?: boolean;
+
+  /**
    * In-process stores only: {@link charge} answered synchronously, with the
    * same semantics. Read once, when a limiter is built; the limiter then
    * prefers it when the caller passed no signal and nobody observes store
