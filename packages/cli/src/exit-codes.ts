@@ -14,7 +14,10 @@ export const EXIT = Object.freeze({
   usage: 2,
   /** What was asked for does not exist: entity, limit set, table, stack, or no DynamoDB Local running. */
   notFound: 3,
-  /** It exists already or is in the way: entity id taken, table exists, DynamoDB Local already running, entity has children. */
+  /**
+   * It exists already or is in the way: entity id taken, table exists, DynamoDB Local already running,
+   * entity has children, a new parent that would form a cycle or too deep a chain.
+   */
   conflict: 4,
   /** DynamoDB (or DynamoDB Local, or AWS) refused the connection, could not be found, throttled, or did not answer within `--timeout`. */
   unavailable: 5,
@@ -134,6 +137,7 @@ export function describeFailure(error: unknown, target?: ServiceTarget): Failure
       case 'ERR_TOLLGATE_ENTITY_EXISTS':
       case 'ERR_TOLLGATE_ENTITY_HAS_CHILDREN':
       case 'ERR_TOLLGATE_ENTITY_CYCLE':
+      case 'ERR_TOLLGATE_ENTITY_TOO_DEEP':
         return { exitCode: EXIT.conflict, code: error.code, message: error.message };
       case UNAVAILABLE_CODE:
         return unavailable('unavailable', `${describeTarget(target)} is unavailable: ${error.message}`);

@@ -8,6 +8,8 @@ describe('exit codes', () => {
     expect(exitCodeFor(new EntityError('ERR_TOLLGATE_ENTITY_NOT_FOUND', 'x', 'no'))).toBe(EXIT.notFound);
     expect(exitCodeFor(new EntityError('ERR_TOLLGATE_ENTITY_EXISTS', 'x', 'taken'))).toBe(EXIT.conflict);
     expect(exitCodeFor(new EntityError('ERR_TOLLGATE_ENTITY_HAS_CHILDREN', 'x', 'kids'))).toBe(EXIT.conflict);
+    expect(exitCodeFor(new EntityError('ERR_TOLLGATE_ENTITY_CYCLE', 'x', 'loop'))).toBe(EXIT.conflict);
+    expect(exitCodeFor(new EntityError('ERR_TOLLGATE_ENTITY_TOO_DEEP', 'x', 'deep'))).toBe(EXIT.conflict);
     expect(exitCodeFor(new RateLimiterUnavailable('down'))).toBe(EXIT.unavailable);
     expect(exitCodeFor(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBe(EXIT.unavailable);
     expect(exitCodeFor(new CliError(EXIT.deployFailed, 'X', 'rolled back'))).toBe(EXIT.deployFailed);

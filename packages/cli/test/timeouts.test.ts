@@ -58,6 +58,8 @@ const COMMANDS: [string, string[]][] = [
   ['aggregate --once', ['aggregate', '--once']],
   ['limits get', ['limits', 'get', '--entity', 'key-1']],
   ['entity get', ['entity', 'get', 'key-1']],
+  ['entity update', ['entity', 'update', 'key-1', '--name', 'Key one']],
+  ['entity reset', ['entity', 'reset', 'key-1']],
   ['usage', ['usage', '--entity', 'key-1']],
 ];
 
