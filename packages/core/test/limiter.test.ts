@@ -75,6 +75,17 @@ describe('acquire and tryAcquire', () => {
     expect(JSON.parse(JSON.stringify(decision.error))).toEqual(body);
   });
 
+  it('gives an admitted decision one lease, however often it is read, and settles it once', async () => {
+    const limiter = new RateLimiter({ store: new MemoryStore(), limits: [Limit.perMinute('rpm', 2)] });
+    const decision = await limiter.tryAcquire({ entity: 'key-1' });
+    if (!decision.allowed) throw new Error('expected an admit');
+    expect(decision.lease).toBe(decision.lease);
+    expect(decision.lease.consumed).toEqual({ rpm: 1 });
+    await decision.lease.rollback();
+    expect(decision.lease.isClosed).toBe(true);
+    expect(await limiter.available({ entity: 'key-1' })).toEqual({ rpm: 2 });
+  });
+
   it('charges 1 of every limit when consume is omitted', async () => {
     const { limiter } = setup();
     await limiter.acquire({ entity: 'k' });

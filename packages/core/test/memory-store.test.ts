@@ -110,6 +110,37 @@ describe('MemoryStore state and usage', () => {
     expect(new Map({ ...now! }.tats)).toEqual(new Map([['rpm', 6n * rpm.emissionIntervalNs]]));
   });
 
+  it('hands out states of a bucket with several limits that later charges do not change', async () => {
+    const store = new MemoryStore();
+    const tpm = Limit.perMinute('tpm', 1000);
+    const both = (nowNs: bigint, tokens: number) =>
+      store.charge({
+        nowNs,
+        signal,
+        buckets: [
+          {
+            entity: 'k',
+            resource: 'default',
+            charges: [
+              { limit: rpm, cost: 1 },
+              { limit: tpm, cost: tokens },
+            ],
+          },
+        ],
+      });
+    const first = await both(0n, 10);
+    const seen = [...(first.buckets[0]?.tats ?? [])];
+    expect(seen).toEqual([
+      ['rpm', rpm.emissionIntervalNs],
+      ['tpm', 10n * tpm.emissionIntervalNs],
+    ]);
+    await both(0n, 100);
+    expect([...(first.buckets[0]?.tats ?? [])]).toEqual(seen);
+    // A limit that joins later does not show in a state taken before it.
+    await charge(store, 'k', 0n);
+    expect(first.buckets[0]?.tats.size).toBe(2);
+  });
+
   it('keeps the usage of evicted buckets, and one snapshot per window when a key comes back', async () => {
     const store = new MemoryStore({ maxKeys: 2 });
     const hourNs = 3_600_000_000_000n;

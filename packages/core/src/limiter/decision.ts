@@ -2,7 +2,7 @@ import { RateLimitExceeded } from '../errors.js';
 import { nsToMsCeil } from '../math/time.js';
 import type { BucketCharge, BucketState } from '../store/store.js';
 import type { LimitStatus } from '../types.js';
-import type { Lease } from './lease.js';
+import { Lease, type LeaseSettler } from './lease.js';
 import type { PlannedBucket } from './plan.js';
 import { statusesOf } from './statuses.js';
 
@@ -25,22 +25,32 @@ export type Decision =
     };
 
 /**
- * An admitted decision. Statuses cost BigInt math per limit and most library
- * callers never read them, so they are computed on first access (a class, so
- * the getter lives on the prototype and the hot path allocates one object).
+ * An admitted decision. Statuses cost BigInt math per limit and many callers
+ * never read them (nor the lease, when they only check `allowed`), so both
+ * are made on first access: a class, so the getters live on the prototype
+ * and the hot path allocates one object.
  */
 export class AdmittedDecision {
   readonly allowed = true;
   readonly degraded = false;
   private computed: readonly LimitStatus[] | undefined;
+  private made: Lease | undefined;
 
   constructor(
-    readonly lease: Lease,
+    private readonly entity: string,
+    private readonly resource: string,
+    private readonly settler: LeaseSettler,
     private readonly buckets: readonly PlannedBucket[],
     private readonly charges: readonly BucketCharge[],
     private readonly states: readonly BucketState[],
     private readonly nowNs: bigint,
   ) {}
+
+  /** The lease on what was taken. Until it is settled, the charge stands as a plain commit would leave it. */
+  get lease(): Lease {
+    this.made ??= new Lease(this.entity, this.resource, this.buckets, this.charges, this.settler, false);
+    return this.made;
+  }
 
   get statuses(): readonly LimitStatus[] {
     this.computed ??= statusesOf(this.buckets, this.charges, this.states, this.nowNs, true);

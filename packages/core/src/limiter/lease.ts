@@ -10,14 +10,9 @@ export interface LeaseBucket extends BucketCharge {
   readonly limits: readonly Limit[];
 }
 
-/** What a lease is made of: the planned buckets (with their limits) and what was charged on each. */
-export interface LeaseInit {
-  entity: string;
-  resource: string;
-  buckets: readonly { readonly limits: readonly Limit[] }[];
-  charges: readonly BucketCharge[];
-  settler: LeaseSettler;
-  degraded: boolean;
+/** A planned bucket as a lease reads it: its limits. */
+interface PlannedLimits {
+  readonly limits: readonly Limit[];
 }
 
 /** How a lease writes its adjustments; provided by the limiter. */
@@ -41,7 +36,6 @@ export class Lease implements AsyncDisposable {
   readonly resource: string;
   /** True when the store was unavailable and the request was admitted without a charge. */
   readonly degraded: boolean;
-  private readonly init: LeaseInit;
   private zipped: readonly LeaseBucket[] | undefined;
   /** Adjustments not yet written, per limit name; made on the first `adjust` (most leases have none). */
   private pending: Map<string, number> | undefined;
@@ -49,22 +43,32 @@ export class Lease implements AsyncDisposable {
   /** Set synchronously by the first settle call, so a racing one can never write again. */
   private settlement: Settlement | undefined;
 
-  /** @internal Created by `RateLimiter`. */
-  constructor(init: LeaseInit) {
-    this.entity = init.entity;
-    this.resource = init.resource;
-    this.degraded = init.degraded;
-    this.settler = init.settler;
-    this.init = init;
+  /**
+   * @internal Created by `RateLimiter`, from the planned buckets (with their
+   * limits) and what was charged on each. Positional, so that the hot path
+   * allocates no options object.
+   */
+  constructor(
+    entity: string,
+    resource: string,
+    private readonly buckets: readonly PlannedLimits[],
+    private readonly charges: readonly BucketCharge[],
+    settler: LeaseSettler,
+    degraded: boolean,
+  ) {
+    this.entity = entity;
+    this.resource = resource;
+    this.degraded = degraded;
+    this.settler = settler;
   }
 
   /** Each charged bucket with all of its limits, built on first use (plain commits never need it). */
   private get charged(): readonly LeaseBucket[] {
-    this.zipped ??= this.init.charges.map((charge, index) => ({
+    this.zipped ??= this.charges.map((charge, index) => ({
       entity: charge.entity,
       resource: charge.resource,
       charges: charge.charges,
-      limits: this.init.buckets[index]?.limits ?? [],
+      limits: this.buckets[index]?.limits ?? [],
     }));
     return this.zipped;
   }

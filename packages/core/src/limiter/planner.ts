@@ -6,6 +6,7 @@ import {
   type LimitCharge,
   type LimitScope,
   type LoadedConfig,
+  type SyncLoadConfigRequest,
   scopeKey,
 } from '../store/store.js';
 import type { MonotonicClock } from './clock.js';
@@ -44,7 +45,27 @@ export interface PlannerOptions {
    * needs no await and caches nothing: the store's own maps are as cheap as
    * a cache and never stale.
    */
-  readonly loadSync?: ((entityIds: string[], scopes: LimitScope[]) => LoadedConfig) | undefined;
+  readonly loadSync?: ((request: SyncLoadConfigRequest) => LoadedConfig) | undefined;
+}
+
+/**
+ * The first config read of a plan: one entity with its four scopes, built
+ * only if the store reads them. A store with nothing stored answers without
+ * looking, so the common decision allocates this one object.
+ */
+class EntityConfigRequest implements SyncLoadConfigRequest {
+  constructor(
+    private readonly entity: string,
+    private readonly resource: string,
+  ) {}
+
+  get entityIds(): string[] {
+    return [this.entity];
+  }
+
+  get scopes(): LimitScope[] {
+    return scopesOf(this.entity, this.resource);
+  }
 }
 
 /** The config one planning step asks for: one entity and its scopes. */
@@ -138,7 +159,7 @@ export class Planner {
     if (loadSync === undefined) throw new TypeError('planSync needs a store with loadConfigSync');
     let first: LoadedConfig | undefined;
     if (override === undefined && this.options.defaults.length > 0) {
-      first = loadSync([entity], scopesOf(entity, resource));
+      first = loadSync(new EntityConfigRequest(entity, resource));
       // Most keys have nothing stored: their plan is the defaults, and the walk ends here.
       if (isEmpty(first)) {
         return [plannedBucket(entity, resource, 0, this.options.defaults, this.defaultCharges)];
@@ -147,8 +168,7 @@ export class Planner {
     const steps = this.steps(entity, resource, override);
     let step = steps.next();
     while (step.done !== true) {
-      const { entityIds, scopes } = step.value;
-      const loaded = first ?? loadSync(entityIds, scopes);
+      const loaded = first ?? loadSync(step.value);
       first = undefined;
       step = steps.next(storeView(loaded));
     }

@@ -102,9 +102,7 @@ export class RateLimiter {
           signal,
         ),
       loadSync:
-        loadConfigNow === undefined
-          ? undefined
-          : (entityIds, scopes) => this.readConfigNow(loadConfigNow, entityIds, scopes),
+        loadConfigNow === undefined ? undefined : (request) => this.readConfigNow(loadConfigNow, request),
     });
     this.admin = new Administration({
       store,
@@ -148,10 +146,18 @@ export class RateLimiter {
 
   /** Like {@link acquire}, but answers a limit with `{ allowed: false, retryAfterMs }` instead of throwing. */
   tryAcquire(request: AcquireRequest): Promise<Decision> {
-    // A long key is replaced before anything sees it, tracing included.
-    const keyed = this.withHashedKey(request);
-    // No closure or timing on the hot path unless someone listens.
-    return decisionsObserved() ? traceDecision(keyed, () => this.decide(keyed)) : this.decide(keyed);
+    if (decisionsObserved()) {
+      // A long key is replaced before anything sees it, tracing included.
+      const keyed = this.withHashedKey(request);
+      return traceDecision(keyed, () => this.decide(keyed));
+    }
+    // No closure, timing or async frame on the hot path unless someone listens.
+    try {
+      const decided = this.decideNow(request);
+      return decided instanceof Promise ? decided : Promise.resolve(decided);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private async decide(request: AcquireRequest): Promise<Decision> {
@@ -216,16 +222,13 @@ export class RateLimiter {
    * request pays no promise hop. Throws what `tryAcquire` would reject with.
    */
   decideNow(request: AcquireRequest): Decision | Promise<Decision> {
+    if (decisionsObserved()) return this.tryAcquire(request);
+    const keyed = this.withHashedKey(request);
     const { chargeNow } = this;
-    if (
-      chargeNow === undefined ||
-      request.signal !== undefined ||
-      decisionsObserved() ||
-      storeCallsObserved()
-    ) {
-      return this.tryAcquire(request);
+    if (chargeNow === undefined || keyed.signal !== undefined || storeCallsObserved()) {
+      return this.decideAwaiting(keyed);
     }
-    return this.decideInProcess(this.withHashedKey(request), chargeNow);
+    return this.decideInProcess(keyed, chargeNow);
   }
 
   /**
@@ -278,13 +281,7 @@ export class RateLimiter {
     const decidedNs = result.nowNs ?? nowNs;
     if (!result.admitted) return this.rejection(buckets, charges, result.buckets, decidedNs);
     this.denied?.forget(charges);
-    return new AdmittedDecision(
-      new Lease({ entity, resource, buckets, charges, settler: this, degraded: false }),
-      buckets,
-      charges,
-      result.buckets,
-      decidedNs,
-    );
+    return new AdmittedDecision(entity, resource, this, buckets, charges, result.buckets, decidedNs);
   }
 
   /**
@@ -554,19 +551,17 @@ export class RateLimiter {
         { code: 'WARN_TOLLGATE_DEGRADED', cause: error.message },
       );
     }
-    return degradedDecision(
-      new Lease({ entity, resource, buckets: [], charges: [], settler: this, degraded: true }),
-    );
+    return degradedDecision(new Lease(entity, resource, [], [], this, true));
   }
 
   /** An in-process store's config read: traced when observed, and a failure is "unavailable". */
   private readConfigNow(
     load: (request: SyncLoadConfigRequest) => LoadedConfig,
-    entityIds: string[],
-    scopes: LimitScope[],
+    request: SyncLoadConfigRequest,
   ): LoadedConfig {
     try {
-      return traceStoreCallSync('loadConfig', () => load({ entityIds, scopes }));
+      // No closure on the hot path unless someone listens.
+      return storeCallsObserved() ? traceStoreCallSync('loadConfig', () => load(request)) : load(request);
     } catch (error) {
       throw asStoreFailure('loadConfig', error);
     }

@@ -13,9 +13,9 @@ import type { CreateEntityInput, UpdateEntityInput, UsageRequest, WaitOptions } 
 /** Validates the entity and resource of a call; returns the resource with its default. */
 export function validateTarget(entity: unknown, resource: unknown): string {
   validateId(entity, 'entity');
-  const chosen = resource ?? DEFAULT_RESOURCE;
-  validateId(chosen, 'resource');
-  return chosen;
+  if (resource === undefined) return DEFAULT_RESOURCE;
+  validateId(resource, 'resource');
+  return resource;
 }
 
 /** Validates a per-call `limits` override. */

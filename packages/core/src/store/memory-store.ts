@@ -4,6 +4,7 @@ import type { LimitDefinition } from '../limit.js';
 import { adjustedTat, tryChargeTat } from '../math/gcra.js';
 import {
   type AdjustRequest,
+  type BucketCharge,
   type BucketKey,
   type BucketState,
   bucketId,
@@ -45,18 +46,19 @@ export interface MemoryStoreOptions {
 interface MemoryBucket {
   readonly entity: string;
   /**
-   * Limit names and their `tat`s, index-aligned. Both arrays are replaced on
-   * every write, never changed in place, so a state handed out keeps showing
-   * the instant it was taken without a copy.
+   * Limit names and their `tat`s, index-aligned. `names` is replaced when a
+   * limit comes or goes, never changed in place, so states share it; `tats`
+   * is written in place, and a state handed out holds its own copy.
    */
   names: readonly string[];
-  tats: readonly bigint[];
+  tats: bigint[];
   /** Set by every charge or adjust, cleared by the eviction hand as it passes (a second chance). */
   used: boolean;
   /** The usage entries of the current hour and day, kept here so that charges skip the lookup. */
   hour?: UsageEntry | undefined;
   day?: UsageEntry | undefined;
-  /** End of the hour of `hour`, in ns: until then both entries are current (a day ends on an hour). */
+  /** The hour of `hour`, in ns, `[start, end)`: within it both entries are current (a day ends on an hour). */
+  hourStartNs?: bigint | undefined;
   hourEndNs?: bigint | undefined;
 }
 
@@ -118,6 +120,9 @@ export class MemoryStore implements Store {
    */
   private readonly usage: LRUCache<string, UsageEntry>;
   private readonly counters = new Map<string, StoreCallStats>();
+  /** The counters of the two calls every decision makes, once they exist: no map lookup per decision. */
+  private chargeCounter: StoreCallStats | undefined;
+  private loadConfigCounter: StoreCallStats | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxKeys = options.maxKeys ?? 100_000;
@@ -147,18 +152,18 @@ export class MemoryStore implements Store {
   }
 
   private readonly chargeNow = (request: SyncChargeRequest): ChargeResult => {
-    this.count('charge');
+    if (this.chargeCounter === undefined) this.chargeCounter = this.count('charge');
+    else this.chargeCounter.calls += 1;
     const { nowNs, buckets } = request;
+    if (buckets.length === 1 && buckets[0]!.charges.length === 1) return this.chargeOne(nowNs, buckets);
     const count = buckets.length;
-    const current = count === 1 ? undefined : new Array<MemoryBucket | undefined>(count);
-    let single: MemoryBucket | undefined;
+    const current = new Array<MemoryBucket | undefined>(count);
     // First pass: every charge must be admissible; the new tats wait in `next`.
     const next: Array<bigint | undefined> = [];
     for (let index = 0; index < count; index += 1) {
       const bucket = buckets[index]!;
       const stored = this.use(compactBucketId(bucket.entity, bucket.resource));
-      if (current === undefined) single = stored;
-      else current[index] = stored;
+      current[index] = stored;
       for (const { limit, cost } of bucket.charges) {
         const tat = tryChargeTat(
           stored === undefined ? undefined : tatOf(stored, limit.name),
@@ -167,10 +172,7 @@ export class MemoryStore implements Store {
           cost,
         );
         if (tat === undefined) {
-          return {
-            admitted: false,
-            buckets: buckets.map((key, at) => stateOf(key, current === undefined ? single : current[at])),
-          };
+          return { admitted: false, buckets: buckets.map((key, at) => stateOf(key, current[at])) };
         }
         next.push(tat);
       }
@@ -179,8 +181,7 @@ export class MemoryStore implements Store {
     let taken = 0;
     for (let index = 0; index < count; index += 1) {
       const bucket = buckets[index]!;
-      const stored =
-        (current === undefined ? single : current[index]) ?? this.insertBucket(bucket, nowNs, buckets);
+      const stored = current[index] ?? this.insertBucket(bucket, nowNs, buckets);
       const { hour, day } = this.currentUsage(bucket, stored, nowNs);
       for (const { limit, cost } of bucket.charges) {
         setTat(stored, limit.name, next[taken++]);
@@ -191,6 +192,26 @@ export class MemoryStore implements Store {
     }
     return { admitted: true, buckets: states };
   };
+
+  /** {@link chargeNow} of one bucket with one limit, the common decision: no arrays for the pending tats. */
+  private chargeOne(nowNs: bigint, buckets: readonly BucketCharge[]): ChargeResult {
+    const bucket = buckets[0]!;
+    const { limit, cost } = bucket.charges[0]!;
+    const stored = this.use(compactBucketId(bucket.entity, bucket.resource));
+    const tat = tryChargeTat(
+      stored === undefined ? undefined : tatOf(stored, limit.name),
+      nowNs,
+      limit,
+      cost,
+    );
+    if (tat === undefined) return { admitted: false, buckets: [stateOf(bucket, stored)] };
+    const written = stored ?? this.insertBucket(bucket, nowNs, buckets);
+    const { hour, day } = this.currentUsage(bucket, written, nowNs);
+    setTat(written, limit.name, tat);
+    addTokens(hour.consumed, limit.name, cost);
+    addTokens(day.consumed, limit.name, cost);
+    return { admitted: true, buckets: [stateOf(bucket, written)] };
+  }
 
   async adjust(request: AdjustRequest): Promise<void> {
     this.count('adjust');
@@ -220,7 +241,8 @@ export class MemoryStore implements Store {
   }
 
   private readonly loadConfigNow = (request: SyncLoadConfigRequest): LoadedConfig => {
-    this.count('loadConfig');
+    if (this.loadConfigCounter === undefined) this.loadConfigCounter = this.count('loadConfig');
+    else this.loadConfigCounter.calls += 1;
     if (this.entities.size === 0 && this.limitSets.size === 0) return NO_CONFIG;
     const entities = new Map<string, EntityRecord>();
     for (const id of request.entityIds) {
@@ -446,8 +468,15 @@ export class MemoryStore implements Store {
     bucket: MemoryBucket,
     nowNs: bigint,
   ): { hour: UsageEntry; day: UsageEntry } {
-    const { hour, day, hourEndNs } = bucket;
-    if (hour && day && hourEndNs !== undefined && nowNs < hourEndNs && nowNs >= hourEndNs - HOUR_NS) {
+    const { hour, day, hourStartNs, hourEndNs } = bucket;
+    if (
+      hour &&
+      day &&
+      hourStartNs !== undefined &&
+      hourEndNs !== undefined &&
+      nowNs < hourEndNs &&
+      nowNs >= hourStartNs
+    ) {
       return bucket as { hour: UsageEntry; day: UsageEntry };
     }
     const nowMs = Number(nowNs / 1_000_000n);
@@ -455,7 +484,8 @@ export class MemoryStore implements Store {
     if (hour?.snapshot.start !== hourStart) bucket.hour = this.swapUsage(key, hour, 'hour', hourStart);
     const dayStart = nowMs - (nowMs % usageWindowMs('day'));
     if (day?.snapshot.start !== dayStart) bucket.day = this.swapUsage(key, day, 'day', dayStart);
-    bucket.hourEndNs = BigInt(hourStart + usageWindowMs('hour')) * 1_000_000n;
+    bucket.hourStartNs = BigInt(hourStart) * 1_000_000n;
+    bucket.hourEndNs = bucket.hourStartNs + HOUR_NS;
     return bucket as { hour: UsageEntry; day: UsageEntry };
   }
 
@@ -494,10 +524,15 @@ export class MemoryStore implements Store {
     this.usage.set(usageId(snapshot, snapshot.window, snapshot.start), entry);
   }
 
-  private count(kind: string): void {
-    const entry = this.counters.get(kind);
-    if (entry !== undefined) entry.calls += 1;
-    else this.counters.set(kind, { calls: 1, roundTrips: 0, readCapacityUnits: 0, writeCapacityUnits: 0 });
+  /** Counts one call of `kind`; returns its counter. */
+  private count(kind: string): StoreCallStats {
+    let entry = this.counters.get(kind);
+    if (entry === undefined) {
+      entry = { calls: 0, roundTrips: 0, readCapacityUnits: 0, writeCapacityUnits: 0 };
+      this.counters.set(kind, entry);
+    }
+    entry.calls += 1;
+    return entry;
   }
 }
 
@@ -524,36 +559,38 @@ function tatOf(bucket: MemoryBucket, name: string): bigint | undefined {
   return index < 0 ? undefined : bucket.tats[index];
 }
 
-/** Writes one limit's `tat` (undefined forgets it) into fresh arrays: states handed out stay as they were. */
+/**
+ * Writes one limit's `tat` (undefined forgets it): in place, as states hold
+ * copies; `names` is replaced when a limit comes or goes, as states share it.
+ */
 function setTat(bucket: MemoryBucket, name: string, tat: bigint | undefined): void {
   const index = bucket.names.indexOf(name);
   if (tat === undefined) {
     if (index < 0) return;
     bucket.names = bucket.names.filter((_, at) => at !== index);
-    bucket.tats = bucket.tats.filter((_, at) => at !== index);
+    bucket.tats.splice(index, 1);
   } else if (index < 0) {
     bucket.names = [...bucket.names, name];
-    bucket.tats = [...bucket.tats, tat];
+    bucket.tats.push(tat);
   } else {
-    const tats = bucket.tats.slice();
-    tats[index] = tat;
-    bucket.tats = tats;
+    bucket.tats[index] = tat;
   }
 }
 
 function stateOf(key: BucketKey, bucket: MemoryBucket | undefined): BucketState {
-  return {
-    entity: key.entity,
-    resource: key.resource,
-    tats: bucket === undefined ? NO_TATS : new ArrayTats(bucket.names, bucket.tats),
-  };
+  return { entity: key.entity, resource: key.resource, tats: tatsOf(bucket) };
+}
+
+/** A snapshot of the bucket's `tats`: later writes do not show in it. */
+function tatsOf(bucket: MemoryBucket | undefined): ReadonlyMap<string, bigint> {
+  if (bucket === undefined || bucket.names.length === 0) return NO_TATS;
+  if (bucket.names.length === 1) return new OneTat(bucket.names[0]!, bucket.tats[0]!);
+  return new ArrayTats(bucket.names, bucket.tats.slice());
 }
 
 /**
- * A bucket's `tats` read straight from the store's arrays, which are replaced
- * on write and never changed in place: a state handed out keeps showing the
- * instant it was taken, with no copy. A map of one to three limits needs no
- * hashing: a linear search is faster.
+ * A bucket's `tats` over arrays no one changes (a copy of the store's).
+ * A map of two or three limits needs no hashing: a linear search is faster.
  */
 class ArrayTats implements ReadonlyMap<string, bigint> {
   constructor(
@@ -593,6 +630,49 @@ class ArrayTats implements ReadonlyMap<string, bigint> {
 
   values(): MapIterator<bigint> {
     return this.tats.values();
+  }
+
+  [Symbol.iterator](): MapIterator<[string, bigint]> {
+    return this.entries();
+  }
+}
+
+/** The `tats` of a bucket with one limit: the most common state, in one small object. */
+class OneTat implements ReadonlyMap<string, bigint> {
+  constructor(
+    private readonly name: string,
+    private readonly tat: bigint,
+  ) {}
+
+  get size(): number {
+    return 1;
+  }
+
+  get(name: string): bigint | undefined {
+    return name === this.name ? this.tat : undefined;
+  }
+
+  has(name: string): boolean {
+    return name === this.name;
+  }
+
+  forEach(
+    callback: (value: bigint, key: string, map: ReadonlyMap<string, bigint>) => void,
+    thisArg?: unknown,
+  ): void {
+    callback.call(thisArg, this.tat, this.name, this);
+  }
+
+  *entries(): MapIterator<[string, bigint]> {
+    yield [this.name, this.tat];
+  }
+
+  *keys(): MapIterator<string> {
+    yield this.name;
+  }
+
+  *values(): MapIterator<bigint> {
+    yield this.tat;
   }
 
   [Symbol.iterator](): MapIterator<[string, bigint]> {
