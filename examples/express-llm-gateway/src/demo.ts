@@ -179,7 +179,7 @@ async function printMetrics(base: string): Promise<void> {
   const shown = text
     .split('\n')
     .filter((line) =>
-      /^tollgate_(decisions_total|lease_settlements_total|store_calls_total\{operation="(charge|adjust)")/.test(
+      /^tollgate_(decisions_total|lease_settlements_total|store_(calls|round_trips)_total\{operation="(charge|adjust)")/.test(
         line,
       ),
     );
