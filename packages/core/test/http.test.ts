@@ -1,3 +1,5 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import {
   HttpRateLimit,
   ipKey,
@@ -8,7 +10,7 @@ import {
   rateLimitHeaders,
   retryAfterSeconds,
 } from '@tollgate/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock, RecordingLogger } from './fake-clock.js';
 import { failingStore } from './helpers.js';
 
@@ -205,6 +207,44 @@ describe('HttpRateLimit', () => {
       if (decision.action === 'proceed') await gate.finish(decision.state, outcome);
     }
     expect(await limiter.available({ entity: 'k' })).toMatchObject({ rpm: 0 });
+  });
+
+  it('settles every lease of a response admitted more than once, each exactly once', async () => {
+    // One GraphQL request running two limited resolvers: two flows admit on one response.
+    const { gate, limiter } = make({ entity: () => 'k', consume: { rpm: 1, tpm: 10 } });
+    const other = new HttpRateLimit<Req>(
+      { limiter, entity: () => 'k', consume: { tpm: 5 } },
+      () => undefined,
+    );
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    const first = await gate.admit({}, res.req, res);
+    const second = await other.admit({}, res.req, res);
+    if (first.action !== 'proceed' || second.action !== 'proceed') throw new Error('expected proceed');
+    expect(res.listenerCount('finish')).toBe(1);
+    expect(await limiter.available({ entity: 'k' })).toEqual({ rpm: 1, tpm: 85 });
+    res.emit('finish');
+    res.emit('close');
+    await vi.waitFor(() => {
+      expect(first.state.lease.isClosed).toBe(true);
+      expect(second.state.lease.isClosed).toBe(true);
+    });
+    // Committed once each: nothing refunded, nothing charged twice.
+    expect(await limiter.available({ entity: 'k' })).toEqual({ rpm: 1, tpm: 85 });
+  });
+
+  it('refunds every lease of a response the client abandoned', async () => {
+    const { gate, limiter } = make({ entity: () => 'k', consume: { rpm: 1 } });
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    const admissions = [await gate.admit({}, res.req, res), await gate.admit({}, res.req, res)];
+    expect(await limiter.available({ entity: 'k' })).toMatchObject({ rpm: 0 });
+    res.emit('close'); // before `finish`: the client went away
+    await vi.waitFor(() => {
+      for (const admission of admissions) {
+        if (admission.action !== 'proceed') throw new Error('expected proceed');
+        expect(admission.state.lease.isClosed).toBe(true);
+      }
+    });
+    expect(await limiter.available({ entity: 'k' })).toMatchObject({ rpm: 2 });
   });
 
   it('validates options once, at construction', () => {

@@ -281,19 +281,25 @@ const RESOLVED = Promise.resolve();
 const now = (): number => Date.now();
 
 /**
- * The lease each watched response settles when it ends, and the flow that
- * settles it. Kept beside the response rather than on it: new properties on
+ * The leases each watched response settles when it ends, and the flows that
+ * settle them. Kept beside the response rather than on it: new properties on
  * Node's response objects change their shape on the hot path. Keyed weakly,
  * so a response that never ends does not leak.
  */
 const pending = new WeakMap<ServerResponse, Watched>();
 
-/** What {@link pending} keeps per response: the request too, for `requestWasSuccessful`. */
+/**
+ * What {@link pending} keeps per response: the request too, for
+ * `requestWasSuccessful`. Usually one admission per response; a response
+ * admitted more than once (one GraphQL request running several limited
+ * resolvers) chains the earlier ones in `next`, so each lease settles once.
+ */
 interface Watched {
   // biome-ignore lint/suspicious/noExplicitAny: the flow's request type does not matter for settling.
   readonly flow: HttpRateLimit<any>;
   readonly state: RateLimitState;
   readonly req: unknown;
+  readonly next: Watched | undefined;
 }
 
 /** What `skipSuccessfulRequests` / `skipFailedRequests` refund, decided once per flow. */
@@ -524,7 +530,7 @@ export class HttpRateLimit<Req> {
   }
 
   /**
-   * Settles the lease that `res` carries from {@link admit} now, instead of
+   * Settles the leases that `res` carries from {@link admit} now, instead of
    * when the response ends: for frameworks that learn of a handler's failure
    * before the response does (Koa's thrown errors). Later `finish`/`close`
    * events then do nothing; a response with no open lease is ignored.
@@ -533,7 +539,7 @@ export class HttpRateLimit<Req> {
     const watched = pending.get(res);
     if (watched === undefined) return RESOLVED;
     pending.delete(res);
-    return this.finish(watched.state, outcome, watched.req as Req, res);
+    return settleEach(watched, outcome, res);
   }
 
   /** Logs a coded warning once per logger and code (once per process with the default `console`). */
@@ -623,9 +629,13 @@ export class HttpRateLimit<Req> {
       // The client left while the limiter was deciding: nobody to answer, nothing to run.
       return { action: 'gone', settled: this.finish(state, { statusCode: res.statusCode, aborted: true }) };
     }
-    pending.set(res, { flow: this, state, req });
-    res.on('finish', onResponseFinish);
-    res.on('close', onResponseClose);
+    const earlier = pending.get(res);
+    pending.set(res, { flow: this, state, req, next: earlier });
+    // The listeners settle every lease the response carries: attached with the first one.
+    if (earlier === undefined) {
+      res.on('finish', onResponseFinish);
+      res.on('close', onResponseClose);
+    }
     return { action: 'proceed', state };
   }
 
@@ -791,10 +801,20 @@ function onResponseClose(this: ServerResponse): void {
   settleWatched(this, !this.writableFinished);
 }
 
-/** Settles a response's lease exactly once, whichever of `finish`, `close` or {@link HttpRateLimit.settle} comes first. */
+/** Settles a response's leases exactly once, whichever of `finish`, `close` or {@link HttpRateLimit.settle} comes first. */
 function settleWatched(res: ServerResponse, aborted: boolean): void {
   const watched = pending.get(res);
   if (watched === undefined) return;
   pending.delete(res);
-  void watched.flow.finish(watched.state, { statusCode: res.statusCode, aborted }, watched.req, res);
+  void settleEach(watched, { statusCode: res.statusCode, aborted }, res);
+}
+
+/** Settles every lease of a response's chain, each by the flow that admitted it. */
+function settleEach(watched: Watched, outcome: RequestOutcome, res: ServerResponse): Promise<void> {
+  if (watched.next === undefined) return watched.flow.finish(watched.state, outcome, watched.req, res);
+  const settling: Promise<void>[] = [];
+  for (let each: Watched | undefined = watched; each !== undefined; each = each.next) {
+    settling.push(each.flow.finish(each.state, outcome, each.req, res));
+  }
+  return Promise.all(settling).then(() => undefined);
 }
