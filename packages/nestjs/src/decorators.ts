@@ -5,8 +5,9 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import type { RateLimitState as State } from '@tollgate/core';
+import { resolutionKey } from './graphql-exchange.js';
 import type { RateLimitOptions } from './options.js';
-import { stateOf } from './request-state.js';
+import { resolverStateOf, stateOf } from './request-state.js';
 
 /** Metadata key of `@RateLimit()`. */
 export const RATE_LIMIT_METADATA = 'tollgate:rate-limit';
@@ -14,7 +15,8 @@ export const RATE_LIMIT_METADATA = 'tollgate:rate-limit';
 export const SKIP_RATE_LIMIT_METADATA = 'tollgate:skip-rate-limit';
 
 /**
- * Sets what requests to a controller or handler cost, and how they are
+ * Sets what requests to a controller or handler (a GraphQL resolver class or
+ * method too) cost, and how they are
  * answered and refunded (`statusCode`, `message`, `skipSuccessfulRequests`,
  * `skipFailedRequests`, `requestWasSuccessful`). On both, the handler's
  * options win, merged over the controller's, over the module's. `entity`,
@@ -30,8 +32,9 @@ export function RateLimit(options: RateLimitOptions): CustomDecorator<string> {
 }
 
 /**
- * Exempts a controller or handler from rate limiting (nothing is charged).
- * `@SkipRateLimit(false)` on a handler limits it again inside a skipped controller.
+ * Exempts a controller or handler (a GraphQL resolver class or method too)
+ * from rate limiting (nothing is charged). `@SkipRateLimit(false)` on a
+ * handler limits it again inside a skipped controller.
  */
 export function SkipRateLimit(skip = true): CustomDecorator<string> {
   return SetMetadata(SKIP_RATE_LIMIT_METADATA, skip);
@@ -45,6 +48,8 @@ export type RateLimitState = State;
  * `request.rateLimit`, or `request[requestPropertyName]` when the module
  * option names another property); undefined when the route is not limited. `adjust` the lease with the real
  * cost; it commits when the response finishes (for a stream, when it ends).
+ * In a GraphQL resolver it injects that resolver call's own state (one
+ * request may run several limited resolvers; none is put on the request).
  *
  * @example
  * @Post('completions')
@@ -56,5 +61,7 @@ export type RateLimitState = State;
  */
 export const RateLimitState: () => ParameterDecorator = createParamDecorator(
   (_data: unknown, context: ExecutionContext): State | undefined =>
-    stateOf(context.switchToHttp().getRequest<object>()),
+    context.getType<'graphql'>() === 'graphql'
+      ? resolverStateOf(resolutionKey(context))
+      : stateOf(context.switchToHttp().getRequest<object>()),
 );

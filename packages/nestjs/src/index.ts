@@ -5,7 +5,12 @@ export {
   SKIP_RATE_LIMIT_METADATA,
   SkipRateLimit,
 } from './decorators.js';
-export { RateLimitExceededException, RateLimitRejectedException } from './exceptions.js';
+export {
+  type RateLimitErrorExtensions,
+  RateLimitExceededException,
+  RateLimitRejectedException,
+} from './exceptions.js';
+export type { RateLimitExchange } from './graphql-exchange.js';
 export {
   type FromRequest,
   type LimitedMessageFunction,

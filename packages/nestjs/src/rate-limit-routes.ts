@@ -25,7 +25,8 @@ export interface RateLimitRoute {
 /**
  * The `HttpRateLimit` of every route: one per distinct combination of module,
  * controller and handler options, built (and validated) once, at startup for
- * every decorated controller, so a bad `@RateLimit()` fails `app.init()`.
+ * every decorated controller and provider (GraphQL resolvers are providers),
+ * so a bad `@RateLimit()` fails `app.init()`.
  */
 @Injectable()
 export class RateLimitRoutes implements OnModuleInit {
@@ -41,10 +42,13 @@ export class RateLimitRoutes implements OnModuleInit {
     this.base = routeOf(options);
   }
 
-  /** Validates the options of every decorated controller and handler. */
+  /** Validates the options of every decorated controller, resolver and handler. */
   onModuleInit(): void {
-    for (const { instance, metatype } of this.discovery.getControllers()) {
-      if (!instance || !metatype) continue;
+    for (const { instance, metatype } of [
+      ...this.discovery.getControllers(),
+      ...this.discovery.getProviders(),
+    ]) {
+      if (typeof instance !== 'object' || instance === null || typeof metatype !== 'function') continue;
       const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
       for (const name of this.scanner.getAllMethodNames(prototype)) {
         const handler = prototype[name];

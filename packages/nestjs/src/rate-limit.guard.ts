@@ -1,12 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { HttpRejection, RateLimitState } from '@tollgate/core';
 import { SKIP_RATE_LIMIT_METADATA } from './decorators.js';
 import { RateLimitRejectedException } from './exceptions.js';
+import { graphqlExchange, type RateLimitExchange, resolutionKey } from './graphql-exchange.js';
 import type { RateLimitRequest } from './options.js';
 import { RateLimitRoutes, type RouteHandler } from './rate-limit-routes.js';
-import { exposeState } from './request-state.js';
+import { exposeResolverState, exposeState, resolverStateOf } from './request-state.js';
 
 /** The platform request as the guard touches it (Express `Request` or `FastifyRequest`). */
 interface PlatformRequest extends RateLimitRequest {
@@ -30,10 +31,22 @@ interface PlatformRequest extends RateLimitRequest {
  * that disconnects while the limiter is deciding is refunded at once and the
  * handler does not run (the guard denies the request; there is no one to answer).
  *
+ * GraphQL resolvers (context type `'graphql'`) are limited per resolver call,
+ * on the HTTP request and response of their GraphQL context (see
+ * {@link getRequestResponse}): a query selecting two limited fields is
+ * charged twice, each call with its own lease (`@RateLimitState()` in the
+ * resolver), all settled when the HTTP response ends. Nest runs guards for
+ * `@Query()`, `@Mutation()` and `@Subscription()` resolvers, and for
+ * `@ResolveField()` ones only with GraphQLModule's `fieldResolverEnhancers:
+ * ['guards']`. A refused call throws the same exception, which the GraphQL
+ * response reports in `errors` (see `RateLimitRejectedException.extensions`).
+ * Other contexts (`'ws'` gateways, `'rpc'` microservices) pass unlimited.
+ *
  * Registered globally by `RateLimitModule.forRoot({ global: true })`;
  * otherwise use `@UseGuards(RateLimitGuard)`. Like `@nestjs/throttler`'s
  * guard, it is meant to be extended: override {@link getTracker},
- * {@link shouldSkip} or {@link throwRateLimitException} and register the
+ * {@link shouldSkip}, {@link throwRateLimitException} or
+ * {@link getRequestResponse} and register the
  * subclass instead (with `global: false` and `APP_GUARD`, or `@UseGuards`).
  *
  * @example
@@ -46,7 +59,7 @@ interface PlatformRequest extends RateLimitRequest {
  *   }
  *   // Internal health checks are never limited.
  *   protected override shouldSkip(context: ExecutionContext) {
- *     const req = context.switchToHttp().getRequest<RateLimitRequest>();
+ *     const { req } = this.getRequestResponse(context);
  *     return req.headers['x-internal'] === '1' || super.shouldSkip(context);
  *   }
  *   // Answer in the API's own error format.
@@ -67,24 +80,31 @@ export class RateLimitGuard implements CanActivate {
     this.tracks = this.getTracker !== RateLimitGuard.prototype.getTracker;
   }
 
-  /** Decides the request; throws the rejection, or returns true with the lease attached. */
+  /** Decides the request or resolver call; throws the rejection, or returns true with the lease attached. */
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    const type = context.getType<'http' | 'graphql'>();
+    if (type !== 'http' && type !== 'graphql') return true;
     const skip = this.shouldSkip(context);
     if (skip === true || (skip !== false && (await skip))) return true;
-    const http = context.switchToHttp();
-    const req = http.getRequest<PlatformRequest>();
     const { flow } = this.routes.forRoute(context.getClass(), context.getHandler() as RouteHandler);
     const property = flow.requestPropertyName;
-    // Already limited by another RateLimitGuard (global + @UseGuards): charge once.
-    if ((req as unknown as Record<string, RateLimitState | undefined>)[property] !== undefined) return true;
-    const reply = http.getResponse<ServerResponse | { raw: ServerResponse }>();
+    const { req, res }: { req: PlatformRequest; res: RateLimitExchange['res'] } =
+      this.getRequestResponse(context);
+    // Already limited by another RateLimitGuard (global + @UseGuards): charge once. A GraphQL
+    // request is charged per resolver call, so its calls are told apart by their resolve info.
+    const resolution = type === 'graphql' ? resolutionKey(context) : undefined;
+    if (
+      resolution === undefined
+        ? (req as unknown as Record<string, RateLimitState | undefined>)[property] !== undefined
+        : resolverStateOf(resolution) !== undefined
+    )
+      return true;
     const pending = flow.admit(
       req,
       req.raw ?? (req as unknown as IncomingMessage),
       // Headers go on the Node response, so they reach the client on every platform, also from
       // exception filters and `@Sse()` streams (Fastify merges them on send).
-      'raw' in reply ? reply.raw : reply,
+      'raw' in res ? res.raw : res,
       this.tracks ? (request) => this.getTracker(request, context) : undefined,
     );
     const admission = pending instanceof Promise ? await pending : pending;
@@ -94,11 +114,35 @@ export class RateLimitGuard implements CanActivate {
       return false;
     }
     if (admission.action === 'proceed') {
-      exposeState(req, property, admission.state);
+      if (resolution === undefined) exposeState(req, property, admission.state);
+      else exposeResolverState(resolution, admission.state);
       return true;
     }
     await this.throwRateLimitException(context, admission);
     throw RateLimitRejectedException.of(admission);
+  }
+
+  /**
+   * The platform request and response of a route or resolver call. Default:
+   * the HTTP context's; for a GraphQL resolver, those its GraphQL context
+   * carries (`req` and `res`, Mercurius' `reply`; on Express `req.res`
+   * does). A resolver whose context carries neither (a subscription over
+   * WebSocket, Apollo on Fastify without a `context` function) gets a
+   * `ValidationError` (`ERR_TOLLGATE_INVALID_OPTION`) that says what to
+   * change, rather than passing unlimited. Override it for a custom
+   * GraphQL context, as with `@nestjs/throttler`'s guard.
+   *
+   * @example
+   * protected override getRequestResponse(context: ExecutionContext) {
+   *   if (context.getType<'graphql'>() !== 'graphql') return super.getRequestResponse(context);
+   *   const { request, reply } = context.getArgByIndex<{ request: FastifyRequest; reply: FastifyReply }>(2);
+   *   return { req: request, res: reply };
+   * }
+   */
+  protected getRequestResponse(context: ExecutionContext): RateLimitExchange {
+    if (context.getType<'graphql'>() === 'graphql') return graphqlExchange(context);
+    const http = context.switchToHttp();
+    return { req: http.getRequest<RateLimitRequest>(), res: http.getResponse<RateLimitExchange['res']>() };
   }
 
   /**

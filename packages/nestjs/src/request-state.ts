@@ -28,3 +28,20 @@ export function stateOf(req: object): RateLimitState | undefined {
   }
   return (req as { rateLimit?: RateLimitState }).rateLimit;
 }
+
+/**
+ * States of GraphQL resolver calls, by the call's key (its resolve info):
+ * one HTTP request may run several limited resolvers, each with its own
+ * lease, so none is put on the shared request.
+ */
+const resolved = new WeakMap<object, RateLimitState>();
+
+/** Records the state of one resolver call, for `@RateLimitState()` in that resolver. */
+export function exposeResolverState(resolution: object, state: RateLimitState): void {
+  resolved.set(resolution, state);
+}
+
+/** The state the guard recorded for a resolver call; undefined when the call is not limited. */
+export function resolverStateOf(resolution: object): RateLimitState | undefined {
+  return resolved.get(resolution);
+}
