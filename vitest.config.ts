@@ -14,6 +14,8 @@ export default defineConfig({
     pool: 'forks',
     // One DynamoDB Local for the whole run (TOLLGATE_DYNAMODB_ENDPOINT); see packages/test-utils.
     globalSetup: ['packages/test-utils/src/dynamodb-global-setup.ts'],
+    // Fails a file in which Node warns of listeners piling up (MaxListenersExceededWarning).
+    setupFiles: ['packages/test-utils/src/no-leak-warnings.ts'],
     reporters: process.env.CI
       ? ['default', ['json', { outputFile: '.tollgate/test-results.json' }]]
       : ['default'],

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type BucketCharge,
@@ -20,7 +21,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 let local: DynamoDBLocal;
 let tableName: string;
 let namespaces = 0;
+// One signal for every call, as the limiter shares one deadline signal between calls: the SDK
+// adds a listener per request in flight, so it may hold more than Node's default of 10.
 const signal = new AbortController().signal;
+setMaxListeners(0, signal);
 const T0 = BigInt(Date.now()) * 1_000_000n;
 
 beforeAll(async () => {

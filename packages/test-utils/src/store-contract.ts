@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   type BucketCharge,
   type BucketState,
@@ -52,7 +53,10 @@ export function describeStoreContract(
   describe(`Store contract: ${name}`, () => {
     let fixture: StoreFixture;
     let store: Store;
+    // One signal for every call, as the limiter shares one deadline signal between calls: the SDK
+    // adds a listener per request in flight, so it may hold more than Node's default of 10.
     const signal = new AbortController().signal;
+    setMaxListeners(0, signal);
     // A realistic clock (ms precision) so that TTLs derived from it lie in the future.
     const T0 = BigInt(Date.now()) * NS_PER_MS;
     const ms = (value: number): bigint => BigInt(value) * NS_PER_MS;
