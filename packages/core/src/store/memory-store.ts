@@ -57,14 +57,45 @@ interface MemoryBucket {
   /** The usage entries of the current hour and day, kept here so that charges skip the lookup. */
   hour?: UsageEntry | undefined;
   day?: UsageEntry | undefined;
-  /** The hour of `hour`, in ns, `[start, end)`: within it both entries are current (a day ends on an hour). */
-  hourStartNs?: bigint | undefined;
-  hourEndNs?: bigint | undefined;
+  /** The hour of `hour`: within it both entries are current (a day ends on an hour). */
+  hourWindow?: HourWindow | undefined;
+}
+
+/** One hour, `[startNs, endNs)`: shared by every bucket charged in it. */
+interface HourWindow {
+  readonly startMs: number;
+  readonly startNs: bigint;
+  readonly endNs: bigint;
 }
 
 interface UsageEntry {
-  readonly snapshot: UsageSnapshot;
+  /** Which window of which bucket; its counts are `consumed`. */
+  readonly snapshot: Omit<UsageSnapshot, 'consumed'>;
   readonly consumed: Record<string, number>;
+}
+
+/** The names of a bucket with no `tat` yet: shared, as every names array is never changed. */
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/**
+ * The names array after `name` joins `names`, shared by every bucket that
+ * took its limits in the same order (most take the same ones): a bucket then
+ * holds no array of its own. Keyed weakly by the array it extends.
+ */
+const extensions = new WeakMap<readonly string[], Map<string, readonly string[]>>();
+
+function withName(names: readonly string[], name: string): readonly string[] {
+  let byName = extensions.get(names);
+  if (byName === undefined) {
+    byName = new Map();
+    extensions.set(names, byName);
+  }
+  let extended = byName.get(name);
+  if (extended === undefined) {
+    extended = Object.freeze([...names, name]);
+    byName.set(name, extended);
+  }
+  return extended;
 }
 
 const HOUR_NS = BigInt(usageWindowMs('hour')) * 1_000_000n;
@@ -123,6 +154,8 @@ export class MemoryStore implements Store {
   /** The counters of the two calls every decision makes, once they exist: no map lookup per decision. */
   private chargeCounter: StoreCallStats | undefined;
   private loadConfigCounter: StoreCallStats | undefined;
+  /** The hour buckets were last charged in. */
+  private lastHourWindow: HourWindow | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxKeys = options.maxKeys ?? 100_000;
@@ -324,7 +357,7 @@ export class MemoryStore implements Store {
     for (const bucket of candidates) {
       if (bucket === undefined || bucket.names.length === 0) continue;
       // Fresh arrays, as on every write: states handed out keep what they showed.
-      bucket.names = [];
+      bucket.names = NO_NAMES;
       bucket.tats = [];
       reset += 1;
     }
@@ -403,7 +436,7 @@ export class MemoryStore implements Store {
   /** Adds an empty bucket, first evicting one if the store is full (never one of `inUse`). */
   private insertBucket(key: BucketKey, nowNs: bigint, inUse: readonly BucketKey[]): MemoryBucket {
     if (this.buckets.size >= this.maxKeys) this.evictCheapest(nowNs, inUse);
-    const bucket: MemoryBucket = { entity: key.entity, names: [], tats: [], used: true };
+    const bucket: MemoryBucket = { entity: key.entity, names: NO_NAMES, tats: [], used: true };
     this.buckets.set(compactBucketId(key.entity, key.resource), bucket);
     return bucket;
   }
@@ -468,15 +501,8 @@ export class MemoryStore implements Store {
     bucket: MemoryBucket,
     nowNs: bigint,
   ): { hour: UsageEntry; day: UsageEntry } {
-    const { hour, day, hourStartNs, hourEndNs } = bucket;
-    if (
-      hour &&
-      day &&
-      hourStartNs !== undefined &&
-      hourEndNs !== undefined &&
-      nowNs < hourEndNs &&
-      nowNs >= hourStartNs
-    ) {
+    const { hour, day, hourWindow } = bucket;
+    if (hour && day && hourWindow && nowNs < hourWindow.endNs && nowNs >= hourWindow.startNs) {
       return bucket as { hour: UsageEntry; day: UsageEntry };
     }
     const nowMs = Number(nowNs / 1_000_000n);
@@ -484,9 +510,17 @@ export class MemoryStore implements Store {
     if (hour?.snapshot.start !== hourStart) bucket.hour = this.swapUsage(key, hour, 'hour', hourStart);
     const dayStart = nowMs - (nowMs % usageWindowMs('day'));
     if (day?.snapshot.start !== dayStart) bucket.day = this.swapUsage(key, day, 'day', dayStart);
-    bucket.hourStartNs = BigInt(hourStart) * 1_000_000n;
-    bucket.hourEndNs = bucket.hourStartNs + HOUR_NS;
+    bucket.hourWindow = this.hourWindowAt(hourStart);
     return bucket as { hour: UsageEntry; day: UsageEntry };
+  }
+
+  /** The window of the hour starting at `startMs`: the same object for every bucket charged in it. */
+  private hourWindowAt(startMs: number): HourWindow {
+    if (this.lastHourWindow?.startMs !== startMs) {
+      const startNs = BigInt(startMs) * 1_000_000n;
+      this.lastHourWindow = { startMs, startNs, endNs: startNs + HOUR_NS };
+    }
+    return this.lastHourWindow;
   }
 
   /** Archives `current` and returns the entry of (`window`, `start`): from the archive if one is there, else new. */
@@ -505,10 +539,7 @@ export class MemoryStore implements Store {
         return archived;
       }
     }
-    return {
-      snapshot: { entity: key.entity, resource: key.resource, window, start, consumed: {} },
-      consumed: {},
-    };
+    return { snapshot: { entity: key.entity, resource: key.resource, window, start }, consumed: {} };
   }
 
   /** Moves a leaving bucket's current usage to the archive, so `getUsage` still finds it. */
@@ -570,7 +601,7 @@ function setTat(bucket: MemoryBucket, name: string, tat: bigint | undefined): vo
     bucket.names = bucket.names.filter((_, at) => at !== index);
     bucket.tats.splice(index, 1);
   } else if (index < 0) {
-    bucket.names = [...bucket.names, name];
+    bucket.names = withName(bucket.names, name);
     bucket.tats.push(tat);
   } else {
     bucket.tats[index] = tat;
