@@ -1,4 +1,5 @@
 import {
+  type AcquireRequest,
   type ChargeRequest,
   type ChargeResult,
   isRateLimitExceeded,
@@ -155,6 +156,29 @@ describe('input validation', () => {
     for (const entity of ['a#b', 'a', '#', 'a|b', 'ключ', '🔑', '1:a']) {
       expect((await limiter.tryAcquire({ entity })).allowed).toBe(true);
     }
+  });
+
+  it('refuses a request that is not an object with a coded error, on every entry point, charging nothing', async () => {
+    const store = new MemoryStore();
+    const limiter = new RateLimiter({ store, limits: [Limit.perMinute('rpm', 5)] });
+    const calls = [
+      (request: unknown) => limiter.tryAcquire(request as AcquireRequest),
+      (request: unknown) => limiter.acquire(request as AcquireRequest),
+      (request: unknown) => limiter.available(request as AcquireRequest),
+      (request: unknown) => limiter.timeUntilAvailable(request as AcquireRequest),
+    ];
+    for (const call of calls) {
+      for (const request of [null, undefined, 'secret-key', 7]) {
+        const error = await call(request).then(
+          () => undefined,
+          (reason: unknown) => reason,
+        );
+        expect(error).toBeInstanceOf(ValidationError);
+        expect(error).toMatchObject({ code: 'ERR_TOLLGATE_INVALID_KEY', field: 'entity' });
+        expect((error as Error).message).not.toContain('secret-key');
+      }
+    }
+    expect(store.stats()['charge']).toBeUndefined();
   });
 
   it('refuses an entity with no limits at all', async () => {

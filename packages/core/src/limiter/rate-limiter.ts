@@ -40,7 +40,13 @@ import type {
   UsageRequest,
   WaitOptions,
 } from './types.js';
-import { validateOverride, validateSignal, validateTarget, validateWait } from './validation.js';
+import {
+  validateOverride,
+  validateRequest,
+  validateSignal,
+  validateTarget,
+  validateWait,
+} from './validation.js';
 import { noteLimiterConstructed } from './warnings.js';
 
 /** True when some bucket has something to take (a `consume` of all zeros takes nothing). */
@@ -138,6 +144,7 @@ export class RateLimiter {
    * store fails under `onUnavailable: 'block'`.
    */
   async acquire(options: AcquireOptions): Promise<Lease> {
+    validateRequest(options);
     if (options.wait !== undefined) return this.acquireWaiting(options, options.wait);
     const decision = await this.tryAcquire(options);
     if (decision.allowed) return decision.lease;
@@ -161,6 +168,7 @@ export class RateLimiter {
   }
 
   private async decide(request: AcquireRequest): Promise<Decision> {
+    validateRequest(request);
     // An in-process store with synchronous calls decides without an await,
     // unless there is a signal to honour or store calls are being traced.
     const chargeNow = request.signal === undefined && !storeCallsObserved() ? this.chargeNow : undefined;
@@ -223,6 +231,7 @@ export class RateLimiter {
    */
   decideNow(request: AcquireRequest): Decision | Promise<Decision> {
     if (decisionsObserved()) return this.tryAcquire(request);
+    validateRequest(request);
     const keyed = this.withHashedKey(request);
     const { chargeNow } = this;
     if (chargeNow === undefined || keyed.signal !== undefined || storeCallsObserved()) {
@@ -305,6 +314,7 @@ export class RateLimiter {
 
   /** Whole tokens available now per limit name (the smallest along the cascade chain). */
   async available(query: BucketQuery): Promise<Record<string, number>> {
+    validateRequest(query);
     const entity = this.entityId(query.entity);
     const resource = validateTarget(entity, query.resource);
     const buckets = await this.planner.plan(entity, resource, validateOverride(query.limits));
@@ -325,6 +335,7 @@ export class RateLimiter {
 
   /** Milliseconds until `consume` would be admitted (0 if now), from the store's current state. */
   async timeUntilAvailable(query: BucketQuery & { consume?: Consumption }): Promise<number> {
+    validateRequest(query);
     const entity = this.entityId(query.entity);
     const resource = validateTarget(entity, query.resource);
     const buckets = await this.planner.plan(entity, resource, validateOverride(query.limits));

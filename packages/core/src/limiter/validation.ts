@@ -10,6 +10,18 @@ import type { CreateEntityInput, UpdateEntityInput, UsageRequest, WaitOptions } 
  * usage queries. Nothing here touches the store.
  */
 
+/** Validates the request of `acquire`/`tryAcquire` itself: an object (its fields are checked where read). */
+export function validateRequest(request: unknown): asserts request is object {
+  if (typeof request !== 'object' || request === null) {
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_KEY',
+      // The type only: a string here may well be the key itself.
+      `Expected a request object such as \`{ entity: 'key-1' }\`, got ${request === null ? 'null' : `a ${typeof request}`}`,
+      'entity',
+    );
+  }
+}
+
 /** Validates the entity and resource of a call; returns the resource with its default. */
 export function validateTarget(entity: unknown, resource: unknown): string {
   validateId(entity, 'entity');
