@@ -153,26 +153,30 @@ export class RateLimiter {
 
   /** Like {@link acquire}, but answers a limit with `{ allowed: false, retryAfterMs }` instead of throwing. */
   tryAcquire(request: AcquireRequest): Promise<Decision> {
-    if (decisionsObserved()) {
-      // A long key is replaced before anything sees it, tracing included.
-      const keyed = this.withHashedKey(request);
-      return traceDecision(keyed, () => this.decide(keyed));
-    }
+    // A long key is replaced before anything sees it, tracing included.
+    const keyed = this.withHashedKey(request);
+    if (decisionsObserved()) return traceDecision(keyed, async () => this.decide(keyed));
     // No closure, timing or async frame on the hot path unless someone listens.
     try {
-      const decided = this.decideNow(request);
+      const decided = this.decide(keyed);
       return decided instanceof Promise ? decided : Promise.resolve(decided);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  private async decide(request: AcquireRequest): Promise<Decision> {
+  /**
+   * Decides a request whose long key is already replaced: on an in-process
+   * store's synchronous calls when it has them, unless there is a signal to
+   * honour or store calls are being traced. Throws what `tryAcquire` rejects with.
+   */
+  private decide(request: AcquireRequest): Decision | Promise<Decision> {
     validateRequest(request);
-    // An in-process store with synchronous calls decides without an await,
-    // unless there is a signal to honour or store calls are being traced.
-    const chargeNow = request.signal === undefined && !storeCallsObserved() ? this.chargeNow : undefined;
-    return chargeNow === undefined ? this.decideAwaiting(request) : this.decideInProcess(request, chargeNow);
+    const { chargeNow } = this;
+    if (chargeNow === undefined || request.signal !== undefined || storeCallsObserved()) {
+      return this.decideAwaiting(request);
+    }
+    return this.decideInProcess(request, chargeNow);
   }
 
   /** A decision over the store's async calls, under the deadline and the caller's signal. */
@@ -231,13 +235,7 @@ export class RateLimiter {
    */
   decideNow(request: AcquireRequest): Decision | Promise<Decision> {
     if (decisionsObserved()) return this.tryAcquire(request);
-    validateRequest(request);
-    const keyed = this.withHashedKey(request);
-    const { chargeNow } = this;
-    if (chargeNow === undefined || keyed.signal !== undefined || storeCallsObserved()) {
-      return this.decideAwaiting(keyed);
-    }
-    return this.decideInProcess(keyed, chargeNow);
+    return this.decide(this.withHashedKey(request));
   }
 
   /**
