@@ -1,4 +1,4 @@
-import { MemoryStore, type Store } from '@tollgate/core';
+import { type LimitStatus, MemoryStore, type Store } from '@tollgate/core';
 
 /**
  * A MemoryStore that counts calls per method, to assert round trips. Its
@@ -65,3 +65,20 @@ export function failingStore(
     },
   }) as Store & { failing: boolean };
 }
+
+/** A limit status for header tests: 42 of 100 rpm left, full again in 17.5 s; `over` changes fields. */
+export const status = (over: Partial<LimitStatus>): LimitStatus => ({
+  entity: 'k',
+  resource: 'default',
+  limit: 'rpm',
+  capacity: 100,
+  available: 42,
+  requested: 1,
+  exceeded: false,
+  retryAfterMs: 0,
+  resetAfterMs: 17_500,
+  refillAmount: 100,
+  refillPeriodMs: 60_000,
+  depth: 0,
+  ...over,
+});

@@ -3,7 +3,6 @@ import {
   HttpRateLimit,
   type HttpRateLimitOptions,
   Limit,
-  type LimitStatus,
   MemoryStore,
   RateLimiter,
   RateLimitHeaderWriter,
@@ -12,6 +11,7 @@ import {
 } from '@tollgate/core';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock, RecordingLogger } from './fake-clock.js';
+import { status } from './helpers.js';
 
 type Req = { ip?: string; path?: string };
 
@@ -222,22 +222,6 @@ describe('statusCode, message and requestPropertyName validation', () => {
   it('points a boolean headers option at legacyHeaders', () => {
     expect(thrownBy(() => build({ headers: true }))?.message).toContain('use `legacyHeaders: true`');
   });
-});
-
-const status = (over: Partial<LimitStatus>): LimitStatus => ({
-  entity: 'k',
-  resource: 'default',
-  limit: 'rpm',
-  capacity: 100,
-  available: 42,
-  requested: 1,
-  exceeded: false,
-  retryAfterMs: 0,
-  resetAfterMs: 17_500,
-  refillAmount: 100,
-  refillPeriodMs: 60_000,
-  depth: 0,
-  ...over,
 });
 
 describe('draft-7 headers', () => {

@@ -4,7 +4,6 @@ import {
   HttpRateLimit,
   ipKey,
   Limit,
-  type LimitStatus,
   MemoryStore,
   RateLimiter,
   rateLimitHeaders,
@@ -12,23 +11,7 @@ import {
 } from '@tollgate/core';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock, RecordingLogger } from './fake-clock.js';
-import { failingStore } from './helpers.js';
-
-const status = (over: Partial<LimitStatus>): LimitStatus => ({
-  entity: 'k',
-  resource: 'default',
-  limit: 'rpm',
-  capacity: 100,
-  available: 42,
-  requested: 1,
-  exceeded: false,
-  retryAfterMs: 0,
-  resetAfterMs: 17_500,
-  refillAmount: 100,
-  refillPeriodMs: 60_000,
-  depth: 0,
-  ...over,
-});
+import { failingStore, status } from './helpers.js';
 
 describe('rateLimitHeaders', () => {
   it('formats draft-8 with one named policy per limit, ancestors labelled', () => {

@@ -125,6 +125,17 @@ class AdminResolver {
   }
 }
 
+/** The module every app here limits with: 1 rpm per call, keyed by `x-api-key`, on every resolver. */
+function limitedModule(limiter: RateLimiter, logger: { warn: (...args: unknown[]) => void }) {
+  return RateLimitModule.forRoot({
+    limiter,
+    entity: (req) => String(req.headers['x-api-key']),
+    consume: { rpm: 1 },
+    global: true,
+    logger,
+  });
+}
+
 describe('RateLimitGuard on GraphQL resolvers (Apollo, Express)', () => {
   const logger = { warn: vi.fn() };
   let limiter: RateLimiter;
@@ -144,13 +155,7 @@ describe('RateLimitGuard on GraphQL resolvers (Apollo, Express)', () => {
             playground: false,
             includeStacktraceInErrorResponses: false,
           }),
-          RateLimitModule.forRoot({
-            limiter,
-            entity: (req) => String(req.headers['x-api-key']),
-            consume: { rpm: 1 },
-            global: true,
-            logger,
-          }),
+          limitedModule(limiter, logger),
         ],
         providers: [ChatResolver, AdminResolver],
       },
@@ -324,13 +329,7 @@ describe('RateLimitGuard on GraphQL resolvers (Mercurius, Fastify)', () => {
       {
         imports: [
           GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true }),
-          RateLimitModule.forRoot({
-            limiter,
-            entity: (req) => String(req.headers['x-api-key']),
-            consume: { rpm: 1 },
-            global: true,
-            logger,
-          }),
+          limitedModule(limiter, logger),
         ],
         providers: [ChatResolver, AdminResolver],
       },
@@ -380,13 +379,7 @@ describe('RateLimitGuard on GraphQL resolvers (Apollo, Fastify)', () => {
             includeStacktraceInErrorResponses: false,
             ...config,
           }),
-          RateLimitModule.forRoot({
-            limiter,
-            entity: (req) => String(req.headers['x-api-key']),
-            consume: { rpm: 1 },
-            global: true,
-            logger,
-          }),
+          limitedModule(limiter, logger),
         ],
         providers: [ChatResolver, AdminResolver],
       },
