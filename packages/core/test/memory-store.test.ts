@@ -141,6 +141,61 @@ describe('MemoryStore state and usage', () => {
     expect(first.buckets[0]?.tats.size).toBe(2);
   });
 
+  it('answers a charge of one limit with the state of every limit of the bucket', async () => {
+    const store = new MemoryStore();
+    const tpm = Limit.perMinute('tpm', 1000);
+    const one = (limit: Limit, cost: number) =>
+      store.charge({
+        nowNs: 0n,
+        signal,
+        buckets: [{ entity: 'k', resource: 'default', charges: [{ limit, cost }] }],
+      });
+    const alone = await one(rpm, 1);
+    expect([...(alone.buckets[0]?.tats ?? [])]).toEqual([['rpm', rpm.emissionIntervalNs]]);
+    expect(alone.buckets[0]).toMatchObject({ entity: 'k', resource: 'default' });
+    const beside = await one(tpm, 7);
+    expect(beside.admitted).toBe(true);
+    expect([...(beside.buckets[0]?.tats ?? [])]).toEqual([
+      ['rpm', rpm.emissionIntervalNs],
+      ['tpm', 7n * tpm.emissionIntervalNs],
+    ]);
+    // The first answer is a snapshot: the second charge does not show in it.
+    expect(alone.buckets[0]?.tats.size).toBe(1);
+  });
+
+  it('counts usage per limit, including limits charged alone and refunds', async () => {
+    const store = new MemoryStore();
+    const tpm = Limit.perMinute('tpm', 1000);
+    const constructorLimit = Limit.perMinute('constructor', 10);
+    await store.charge({
+      nowNs: 0n,
+      signal,
+      buckets: [
+        {
+          entity: 'k',
+          resource: 'default',
+          charges: [
+            { limit: rpm, cost: 1 },
+            { limit: tpm, cost: 40 },
+          ],
+        },
+      ],
+    });
+    await store.charge({
+      nowNs: 0n,
+      signal,
+      buckets: [{ entity: 'k', resource: 'default', charges: [{ limit: constructorLimit, cost: 2 }] }],
+    });
+    await store.adjust({
+      nowNs: 0n,
+      signal,
+      buckets: [{ entity: 'k', resource: 'default', adjustments: [{ limit: tpm, delta: -15 }] }],
+    });
+    const { snapshots } = await store.getUsage({ entity: 'k', window: 'hour' });
+    expect(snapshots.map((snapshot) => snapshot.consumed)).toEqual([{ rpm: 1, tpm: 25, constructor: 2 }]);
+    expect(Object.hasOwn(snapshots[0]!.consumed, 'constructor')).toBe(true);
+  });
+
   it('keeps the usage of evicted buckets, and one snapshot per window when a key comes back', async () => {
     const store = new MemoryStore({ maxKeys: 2 });
     const hourNs = 3_600_000_000_000n;

@@ -1,6 +1,6 @@
 import { RateLimitExceeded } from '../errors.js';
 import { nsToMsCeil } from '../math/time.js';
-import type { BucketCharge, BucketState } from '../store/store.js';
+import type { BucketCharge, BucketState, ChargeResult } from '../store/store.js';
 import type { LimitStatus } from '../types.js';
 import { Lease, type LeaseSettler } from './lease.js';
 import type { PlannedBucket } from './plan.js';
@@ -42,7 +42,8 @@ export class AdmittedDecision {
     private readonly settler: LeaseSettler,
     private readonly buckets: readonly PlannedBucket[],
     private readonly charges: readonly BucketCharge[],
-    private readonly states: readonly BucketState[],
+    /** The store's answer: its states are read only for the statuses. */
+    private readonly charged: ChargeResult,
     private readonly nowNs: bigint,
   ) {}
 
@@ -53,7 +54,7 @@ export class AdmittedDecision {
   }
 
   get statuses(): readonly LimitStatus[] {
-    this.computed ??= statusesOf(this.buckets, this.charges, this.states, this.nowNs, true);
+    this.computed ??= statusesOf(this.buckets, this.charges, this.charged.buckets, this.nowNs, true);
     return this.computed;
   }
 }

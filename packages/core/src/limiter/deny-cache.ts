@@ -14,6 +14,8 @@ interface DenyEntry {
  */
 export class DenyCache {
   private readonly entries: LRUCache<string, DenyEntry>;
+  /** False while nothing is remembered: every admitted decision asks, and a field is cheaper than the cache's size. */
+  private holding = false;
 
   constructor(maxEntries: number) {
     this.entries = new LRUCache({ max: maxEntries });
@@ -22,17 +24,18 @@ export class DenyCache {
   /** Records the states of a rejected call, valid until `untilNs`. */
   remember(states: readonly BucketState[], untilNs: bigint): void {
     for (const state of states) this.entries.set(bucketId(state), { state, untilNs });
+    this.holding = this.entries.size > 0;
   }
 
   /** The remembered states of every bucket in `keys`, or undefined if any is missing or expired. */
   lookup(keys: readonly BucketKey[], nowNs: bigint): BucketState[] | undefined {
-    if (this.entries.size === 0) return undefined;
+    if (!this.holding) return undefined;
     const states: BucketState[] = [];
     for (const key of keys) {
       const entry = this.entries.get(bucketId(key));
       if (!entry) return undefined;
       if (entry.untilNs <= nowNs) {
-        this.entries.delete(bucketId(key));
+        this.forgetOne(key);
         return undefined;
       }
       states.push(entry.state);
@@ -43,22 +46,29 @@ export class DenyCache {
   /** Forgets everything (after an entity and its buckets were deleted). */
   clear(): void {
     this.entries.clear();
+    this.holding = false;
   }
 
   /** Forgets the buckets of one entity (of one resource, or all): they were reset. */
   forgetEntity(scope: ResetScope): void {
-    if (this.entries.size === 0) return;
+    if (!this.holding) return;
     const { entity, resource } = scope;
     for (const [id, { state }] of this.entries.entries()) {
       if (state.entity === entity && (resource === undefined || state.resource === resource)) {
         this.entries.delete(id);
       }
     }
+    this.holding = this.entries.size > 0;
   }
 
   /** Forgets buckets whose state this limiter just changed. */
   forget(keys: readonly BucketKey[]): void {
-    if (this.entries.size === 0) return;
-    for (const key of keys) this.entries.delete(bucketId(key));
+    if (!this.holding) return;
+    for (const key of keys) this.forgetOne(key);
+  }
+
+  private forgetOne(key: BucketKey): void {
+    this.entries.delete(bucketId(key));
+    this.holding = this.entries.size > 0;
   }
 }

@@ -288,7 +288,7 @@ export class RateLimiter {
     const decidedNs = result.nowNs ?? nowNs;
     if (!result.admitted) return this.rejection(buckets, charges, result.buckets, decidedNs);
     this.denied?.forget(charges);
-    return new AdmittedDecision(entity, resource, this, buckets, charges, result.buckets, decidedNs);
+    return new AdmittedDecision(entity, resource, this, buckets, charges, result, decidedNs);
   }
 
   /**

@@ -29,6 +29,7 @@ import {
   type UsageSnapshot,
   type UsageWindow,
 } from './store.js';
+import { ArrayTats, OneBucketCharged, OneTat } from './tat-maps.js';
 import { usageWindowMs } from './usage-windows.js';
 
 /** Options of {@link MemoryStore}. */
@@ -69,9 +70,11 @@ interface HourWindow {
 }
 
 interface UsageEntry {
-  /** Which window of which bucket; its counts are `consumed`. */
+  /** Which window of which bucket. */
   readonly snapshot: Omit<UsageSnapshot, 'consumed'>;
-  readonly consumed: Record<string, number>;
+  /** Limit names and the tokens consumed of each, index-aligned (names shared as a bucket's are). */
+  names: readonly string[];
+  readonly counts: number[];
 }
 
 /** The names of a bucket with no `tat` yet: shared, as every names array is never changed. */
@@ -218,32 +221,35 @@ export class MemoryStore implements Store {
       const { hour, day } = this.currentUsage(bucket, stored, nowNs);
       for (const { limit, cost } of bucket.charges) {
         setTat(stored, limit.name, next[taken++]);
-        addTokens(hour.consumed, limit.name, cost);
-        addTokens(day.consumed, limit.name, cost);
+        addTokens(hour, limit.name, cost);
+        addTokens(day, limit.name, cost);
       }
       states[index] = stateOf(bucket, stored);
     }
     return { admitted: true, buckets: states };
   };
 
-  /** {@link chargeNow} of one bucket with one limit, the common decision: no arrays for the pending tats. */
+  /**
+   * {@link chargeNow} of one bucket with one limit, the common decision: no
+   * arrays for the pending tats, one search for the limit, one object back.
+   */
   private chargeOne(nowNs: bigint, buckets: readonly BucketCharge[]): ChargeResult {
     const bucket = buckets[0]!;
     const { limit, cost } = bucket.charges[0]!;
+    const { name } = limit;
     const stored = this.use(compactBucketId(bucket.entity, bucket.resource));
-    const tat = tryChargeTat(
-      stored === undefined ? undefined : tatOf(stored, limit.name),
-      nowNs,
-      limit,
-      cost,
-    );
+    const index = stored === undefined ? -1 : indexOfName(stored.names, name);
+    const tat = tryChargeTat(index < 0 ? undefined : stored!.tats[index], nowNs, limit, cost);
     if (tat === undefined) return { admitted: false, buckets: [stateOf(bucket, stored)] };
     const written = stored ?? this.insertBucket(bucket, nowNs, buckets);
     const { hour, day } = this.currentUsage(bucket, written, nowNs);
-    setTat(written, limit.name, tat);
-    addTokens(hour.consumed, limit.name, cost);
-    addTokens(day.consumed, limit.name, cost);
-    return { admitted: true, buckets: [stateOf(bucket, written)] };
+    if (index < 0) setTat(written, name, tat);
+    else written.tats[index] = tat;
+    addTokens(hour, name, cost);
+    addTokens(day, name, cost);
+    // The state shows every limit of the bucket, not only the one charged.
+    if (written.names.length > 1) return { admitted: true, buckets: [stateOf(bucket, written)] };
+    return new OneBucketCharged(bucket.entity, bucket.resource, name, tat);
   }
 
   async adjust(request: AdjustRequest): Promise<void> {
@@ -256,8 +262,8 @@ export class MemoryStore implements Store {
       const { hour, day } = this.currentUsage(bucket, stored, nowNs);
       for (const { limit, delta } of bucket.adjustments) {
         setTat(stored, limit.name, adjustedTat(tatOf(stored, limit.name), nowNs, limit, delta));
-        addTokens(hour.consumed, limit.name, delta);
-        addTokens(day.consumed, limit.name, delta);
+        addTokens(hour, limit.name, delta);
+        addTokens(day, limit.name, delta);
       }
     }
   }
@@ -388,7 +394,7 @@ export class MemoryStore implements Store {
       bucket.entity === query.entity ? [bucket.hour, bucket.day].filter((entry) => entry !== undefined) : [],
     );
     const matching = [...this.usage.values(), ...live]
-      .map((entry) => ({ ...entry.snapshot, consumed: { ...entry.consumed } }))
+      .map((entry) => ({ ...entry.snapshot, consumed: consumedOf(entry) }))
       .filter(
         (snapshot) =>
           snapshot.entity === query.entity &&
@@ -539,7 +545,11 @@ export class MemoryStore implements Store {
         return archived;
       }
     }
-    return { snapshot: { entity: key.entity, resource: key.resource, window, start }, consumed: {} };
+    return {
+      snapshot: { entity: key.entity, resource: key.resource, window, start },
+      names: NO_NAMES,
+      counts: [],
+    };
   }
 
   /** Moves a leaving bucket's current usage to the archive, so `getUsage` still finds it. */
@@ -572,9 +582,25 @@ function usageId(key: BucketKey, window: UsageWindow, start: number): string {
   return `${window}${start}|${bucketId(key)}`;
 }
 
-/** Adds to a name-keyed counter; own properties only, so `constructor` is a limit name like any other. */
-function addTokens(counters: Record<string, number>, name: string, tokens: number): void {
-  counters[name] = (Object.hasOwn(counters, name) ? (counters[name] ?? 0) : 0) + tokens;
+/** Where `name` is in `names`, or −1: most buckets have one limit, which needs no search. */
+function indexOfName(names: readonly string[], name: string): number {
+  return names[0] === name ? 0 : names.indexOf(name);
+}
+
+/** Adds to one limit's count of a usage entry. */
+function addTokens(entry: UsageEntry, name: string, tokens: number): void {
+  const index = indexOfName(entry.names, name);
+  if (index < 0) {
+    entry.names = withName(entry.names, name);
+    entry.counts.push(tokens);
+  } else {
+    entry.counts[index]! += tokens;
+  }
+}
+
+/** A usage entry's counts by limit name (own properties, so `constructor` is a name like any other). */
+function consumedOf(entry: UsageEntry): Record<string, number> {
+  return Object.fromEntries(entry.names.map((name, index) => [name, entry.counts[index]!]));
 }
 
 /** When the whole bucket is full again: the latest `tat` of its limits (0 when it has none). */
@@ -586,7 +612,7 @@ function latestTat(bucket: MemoryBucket): bigint {
 
 /** The `tat` of one limit of a bucket; undefined when never charged (full). */
 function tatOf(bucket: MemoryBucket, name: string): bigint | undefined {
-  const index = bucket.names.indexOf(name);
+  const index = indexOfName(bucket.names, name);
   return index < 0 ? undefined : bucket.tats[index];
 }
 
@@ -595,7 +621,7 @@ function tatOf(bucket: MemoryBucket, name: string): bigint | undefined {
  * copies; `names` is replaced when a limit comes or goes, as states share it.
  */
 function setTat(bucket: MemoryBucket, name: string, tat: bigint | undefined): void {
-  const index = bucket.names.indexOf(name);
+  const index = indexOfName(bucket.names, name);
   if (tat === undefined) {
     if (index < 0) return;
     bucket.names = bucket.names.filter((_, at) => at !== index);
@@ -617,98 +643,6 @@ function tatsOf(bucket: MemoryBucket | undefined): ReadonlyMap<string, bigint> {
   if (bucket === undefined || bucket.names.length === 0) return NO_TATS;
   if (bucket.names.length === 1) return new OneTat(bucket.names[0]!, bucket.tats[0]!);
   return new ArrayTats(bucket.names, bucket.tats.slice());
-}
-
-/**
- * A bucket's `tats` over arrays no one changes (a copy of the store's).
- * A map of two or three limits needs no hashing: a linear search is faster.
- */
-class ArrayTats implements ReadonlyMap<string, bigint> {
-  constructor(
-    private readonly names: readonly string[],
-    private readonly tats: readonly bigint[],
-  ) {}
-
-  get size(): number {
-    return this.names.length;
-  }
-
-  get(name: string): bigint | undefined {
-    const index = this.names.indexOf(name);
-    return index < 0 ? undefined : this.tats[index];
-  }
-
-  has(name: string): boolean {
-    return this.names.includes(name);
-  }
-
-  forEach(
-    callback: (value: bigint, key: string, map: ReadonlyMap<string, bigint>) => void,
-    thisArg?: unknown,
-  ): void {
-    for (let index = 0; index < this.names.length; index += 1) {
-      callback.call(thisArg, this.tats[index]!, this.names[index]!, this);
-    }
-  }
-
-  *entries(): MapIterator<[string, bigint]> {
-    for (let index = 0; index < this.names.length; index += 1) yield [this.names[index]!, this.tats[index]!];
-  }
-
-  keys(): MapIterator<string> {
-    return this.names.values();
-  }
-
-  values(): MapIterator<bigint> {
-    return this.tats.values();
-  }
-
-  [Symbol.iterator](): MapIterator<[string, bigint]> {
-    return this.entries();
-  }
-}
-
-/** The `tats` of a bucket with one limit: the most common state, in one small object. */
-class OneTat implements ReadonlyMap<string, bigint> {
-  constructor(
-    private readonly name: string,
-    private readonly tat: bigint,
-  ) {}
-
-  get size(): number {
-    return 1;
-  }
-
-  get(name: string): bigint | undefined {
-    return name === this.name ? this.tat : undefined;
-  }
-
-  has(name: string): boolean {
-    return name === this.name;
-  }
-
-  forEach(
-    callback: (value: bigint, key: string, map: ReadonlyMap<string, bigint>) => void,
-    thisArg?: unknown,
-  ): void {
-    callback.call(thisArg, this.tat, this.name, this);
-  }
-
-  *entries(): MapIterator<[string, bigint]> {
-    yield [this.name, this.tat];
-  }
-
-  *keys(): MapIterator<string> {
-    yield this.name;
-  }
-
-  *values(): MapIterator<bigint> {
-    yield this.tat;
-  }
-
-  [Symbol.iterator](): MapIterator<[string, bigint]> {
-    return this.entries();
-  }
 }
 
 /** The answer of a store that holds no entities and no limit sets (shared: callers only read it). */
