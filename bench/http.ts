@@ -7,15 +7,19 @@
  * rejected and the difference is the middleware's own cost.
  *
  * Every app runs in a child process of its own; the load generator
- * (autocannon) runs in this one, so the two do not share an event loop.
+ * (autocannon) runs in this one, so the two do not share an event loop. Where
+ * `taskset` exists and there are at least two CPUs, the load generator is
+ * pinned to CPU 0 and the apps to the others, so that the two never take
+ * turns on one core (which made the ratios swing by a third between runs).
  *
  * Run alone (after `npm run build`): node --import tsx bench/http.ts
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { markdownTable, type Row } from './table.js';
@@ -111,10 +115,11 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Row[
     (framework) => framework !== 'nestjs' || existsSync(NEST_BENCH_APP),
   );
   const autocannon = require('autocannon') as Autocannon;
+  const appCpus = pinLoadGenerator();
   const rows: Row[] = [];
   for (const framework of frameworks) {
     const group = contenders([framework]);
-    const apps = await Promise.all(group.map((contender) => startApp(contender)));
+    const apps = await Promise.all(group.map((contender) => startApp(contender, appCpus)));
     try {
       const samples = group.map(() => [] as AutocannonResult[]);
       for (const app of apps) await autocannon({ url: `${app.url}/ping`, connections, duration: 1 });
@@ -163,9 +168,29 @@ function summarize(results: readonly AutocannonResult[]): {
   };
 }
 
-/** Starts one app in a child process and waits for its `listening <url>` line. */
-async function startApp(contender: Contender): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...contender.args], {
+/**
+ * Pins this process (the load generator) to CPU 0 and returns the CPU list
+ * for the apps, or undefined when pinning is not possible here.
+ */
+function pinLoadGenerator(): string | undefined {
+  const cpus = availableParallelism();
+  if (cpus < 2) return undefined;
+  try {
+    execFileSync('taskset', ['--cpu-list', '--pid', '0', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return cpus === 2 ? '1' : `1-${cpus - 1}`;
+}
+
+/** Starts one app in a child process (on `cpus` when given) and waits for its `listening <url>` line. */
+async function startApp(
+  contender: Contender,
+  cpus: string | undefined,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const node = [process.execPath, '--import', 'tsx', ...contender.args];
+  const [command, ...args] = cpus === undefined ? node : ['taskset', '--cpu-list', cpus, ...node];
+  const child = spawn(command!, args, {
     cwd: repoRoot,
     env: { ...process.env, ...contender.env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -261,6 +261,11 @@ export function decisionsObserved(): boolean {
   return decisions.hasSubscribers;
 }
 
+/** @internal True while someone listens for lease settlements: every commit is then traced, even one with nothing to write. */
+export function settlementsObserved(): boolean {
+  return settlements.hasSubscribers;
+}
+
 /** @internal True while someone listens to {@link STORE_CHANNEL}: in-process fast paths then go through {@link traceStoreCall}. */
 export function storeCallsObserved(): boolean {
   return storeCalls.hasSubscribers;

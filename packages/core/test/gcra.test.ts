@@ -39,6 +39,33 @@ describe('GCRA math', () => {
     expect(gcra.adjustedTat(undefined, now, limit, -5)).toBeUndefined();
   });
 
+  it('counts available tokens the same in plain numbers and in BigInt, beyond 2^52 ns of debt or window', () => {
+    // The reference: floor((tau − owed) / T) in BigInt only.
+    const reference = (tat: bigint, limit: Limit): number => {
+      const free = limit.tauNs - (tat > now ? tat - now : 0n);
+      const whole = free / limit.emissionIntervalNs;
+      return Number(free < 0n && whole * limit.emissionIntervalNs !== free ? whole - 1n : whole);
+    };
+    const yearly = Limit.perDay('yearly', 1, { burst: 5_000 }); // tau ≈ 13.7 years, far above 2^52 ns (52 days)
+    const exactBound = 2n ** 52n;
+    for (const subject of [limit, yearly]) {
+      for (const owed of [
+        0n,
+        1n,
+        ms(50),
+        ms(1050),
+        exactBound - 1n,
+        exactBound,
+        exactBound + 1n,
+        3n * exactBound,
+      ]) {
+        const tat = now + owed;
+        expect(gcra.availableTokens(tat, now, subject)).toBe(reference(tat, subject));
+        expect(gcra.tokensLeft(owed, subject)).toBe(reference(tat, subject));
+      }
+    }
+  });
+
   it('reports the time until full', () => {
     expect(gcra.untilFullNs(now + ms(300), now)).toBe(ms(300));
     expect(gcra.untilFullNs(now - ms(300), now)).toBe(0n);

@@ -16,7 +16,7 @@ import {
 } from '../errors.js';
 import type { Limit } from '../limit.js';
 import type { Decision } from '../limiter/decision.js';
-import type { Lease } from '../limiter/lease.js';
+import { type Lease, settledWithoutWrite } from '../limiter/lease.js';
 import { RateLimiter } from '../limiter/rate-limiter.js';
 import type { AcquireRequest } from '../limiter/types.js';
 import type { Consumption, LimitStatus, Logger } from '../types.js';
@@ -281,15 +281,19 @@ const RESOLVED = Promise.resolve();
 const now = (): number => Date.now();
 
 /**
- * The leases each watched response settles when it ends, and the flows that
- * settle them. Kept beside the response rather than on it: new properties on
- * Node's response objects change their shape on the hot path. Keyed weakly,
- * so a response that never ends does not leak.
+ * The leases a watched response settles when it ends, and the flows that
+ * settle them, kept on the response under a symbol: a WeakMap cost several
+ * times more per request, and far more in garbage collection with many
+ * responses open. Cleared (never deleted, which would make V8 rebuild the
+ * object's shape) once settled.
  */
-const pending = new WeakMap<ServerResponse, Watched>();
+const WATCHED = Symbol('tollgate.watched');
+
+/** A response as {@link HttpRateLimit} marks it. */
+type WatchedResponse = ServerResponse & { [WATCHED]?: Watched | undefined };
 
 /**
- * What {@link pending} keeps per response: the request too, for
+ * What {@link WATCHED} keeps per response: the request too, for
  * `requestWasSuccessful`. Usually one admission per response; a response
  * admitted more than once (one GraphQL request running several limited
  * resolvers) chains the earlier ones in `next`, so each lease settles once.
@@ -536,10 +540,8 @@ export class HttpRateLimit<Req> {
    * events then do nothing; a response with no open lease is ignored.
    */
   settle(res: ServerResponse, outcome: RequestOutcome): Promise<void> {
-    const watched = pending.get(res);
-    if (watched === undefined) return RESOLVED;
-    pending.delete(res);
-    return settleEach(watched, outcome, res);
+    const watched = takeWatched(res);
+    return watched === undefined ? RESOLVED : settleEach(watched, outcome, res);
   }
 
   /** Logs a coded warning once per logger and code (once per process with the default `console`). */
@@ -629,9 +631,10 @@ export class HttpRateLimit<Req> {
       // The client left while the limiter was deciding: nobody to answer, nothing to run.
       return { action: 'gone', settled: this.finish(state, { statusCode: res.statusCode, aborted: true }) };
     }
-    const earlier = pending.get(res);
-    pending.set(res, { flow: this, state, req, next: earlier });
+    const earlier = (res as WatchedResponse)[WATCHED];
+    (res as WatchedResponse)[WATCHED] = { flow: this, state, req, next: earlier };
     // The listeners settle every lease the response carries: attached with the first one.
+    // Both: a response that is not Node's own (light-my-request's) may finish without `writableFinished`.
     if (earlier === undefined) {
       res.on('finish', onResponseFinish);
       res.on('close', onResponseClose);
@@ -666,7 +669,10 @@ export class HttpRateLimit<Req> {
 
   private settleLease(lease: Lease, refund: boolean): Promise<void> {
     if (lease.isClosed) return RESOLVED;
-    return (refund ? lease.rollback() : lease.commit()).then(undefined, (error: unknown) =>
+    const settling = refund ? lease.rollback() : lease.commit();
+    // A commit with nothing to write is already settled: no handler to chain.
+    if (settledWithoutWrite(settling)) return settling;
+    return settling.then(undefined, (error: unknown) =>
       this.logger.warn(
         `WARN_TOLLGATE_SETTLE_FAILED: could not ${refund ? 'refund' : 'commit'} the lease of \`${lease.entity}\`: ${error instanceof Error ? error.message : String(error)}`,
         { code: 'WARN_TOLLGATE_SETTLE_FAILED', entity: lease.entity, resource: lease.resource },
@@ -803,10 +809,15 @@ function onResponseClose(this: ServerResponse): void {
 
 /** Settles a response's leases exactly once, whichever of `finish`, `close` or {@link HttpRateLimit.settle} comes first. */
 function settleWatched(res: ServerResponse, aborted: boolean): void {
-  const watched = pending.get(res);
-  if (watched === undefined) return;
-  pending.delete(res);
-  void settleEach(watched, { statusCode: res.statusCode, aborted }, res);
+  const watched = takeWatched(res);
+  if (watched !== undefined) void settleEach(watched, { statusCode: res.statusCode, aborted }, res);
+}
+
+/** The response's chain of leases, taken off it so that each settles exactly once. */
+function takeWatched(res: ServerResponse): Watched | undefined {
+  const watched = (res as WatchedResponse)[WATCHED];
+  if (watched !== undefined) (res as WatchedResponse)[WATCHED] = undefined;
+  return watched;
 }
 
 /** Settles every lease of a response's chain, each by the flow that admitted it. */

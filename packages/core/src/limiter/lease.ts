@@ -1,4 +1,4 @@
-import { traceSettlement } from '../diagnostics.js';
+import { settlementsObserved, traceSettlement } from '../diagnostics.js';
 import { LeaseClosedError, ValidationError } from '../errors.js';
 import type { Limit } from '../limit.js';
 import type { BucketAdjustment, BucketCharge } from '../store/store.js';
@@ -133,6 +133,12 @@ export class Lease implements AsyncDisposable {
    * after it finished, throws `LeaseClosedError`.
    */
   commit(): Promise<void> {
+    // Nothing adjusted and nobody tracing: the charge already stands as a
+    // commit leaves it, so there is nothing to write or wait for.
+    if (this.settlement === undefined && this.pending === undefined && !settlementsObserved()) {
+      this.settlement = COMMITTED;
+      return SETTLED;
+    }
     return this.settle('commit', () =>
       this.pending === undefined || this.pending.size === 0
         ? []
@@ -214,3 +220,12 @@ interface Settlement {
 }
 
 function noop(): void {}
+
+/** A settlement that needed no write: shared, since it is never changed. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/** True for what `commit` returns when it had nothing to write: already resolved, never rejects. */
+export function settledWithoutWrite(settling: Promise<void>): boolean {
+  return settling === SETTLED;
+}
+const COMMITTED: Settlement = Object.freeze({ kind: 'commit', inFlight: false, done: SETTLED });

@@ -1,6 +1,7 @@
-import { availableTokens, isAdmissible, untilFullNs, waitNs } from '../math/gcra.js';
+import type { Limit } from '../limit.js';
+import { isAdmissible, tokensLeft, untilFullNs, waitNs } from '../math/gcra.js';
 import { nsToMsCeil } from '../math/time.js';
-import type { BucketCharge, BucketState } from '../store/store.js';
+import type { BucketCharge, BucketState, LimitCharge } from '../store/store.js';
 import type { LimitStatus } from '../types.js';
 import type { PlannedBucket } from './plan.js';
 
@@ -16,29 +17,41 @@ export function statusesOf(
   nowNs: bigint,
   admitted: boolean,
 ): LimitStatus[] {
-  return buckets.flatMap((bucket, index) => {
+  // Loops rather than flatMap and find: every admitted HTTP request computes these for its headers.
+  const statuses: LimitStatus[] = [];
+  for (let index = 0; index < buckets.length; index += 1) {
+    const bucket = buckets[index]!;
     const tats = states[index]?.tats;
     const costs = charges[index]?.charges;
-    return bucket.limits.map((limit) => {
+    for (const limit of bucket.limits) {
       const tat = tats?.get(limit.name);
-      const requested = costs?.find((charge) => charge.limit === limit)?.cost ?? 0;
+      const requested = costOf(costs, limit);
       const exceeded = !admitted && requested > 0 && !isAdmissible(tat, nowNs, limit, requested);
-      return {
+      const owedNs = untilFullNs(tat, nowNs);
+      statuses.push({
         entity: bucket.entity,
         resource: bucket.resource,
         limit: limit.name,
         capacity: limit.capacity,
-        available: availableTokens(tat, nowNs, limit),
+        available: tokensLeft(owedNs, limit),
         requested,
         exceeded,
         retryAfterMs: exceeded ? nsToMsCeil(waitNs(tat, nowNs, limit, requested)) : 0,
-        resetAfterMs: nsToMsCeil(untilFullNs(tat, nowNs)),
+        resetAfterMs: nsToMsCeil(owedNs),
         refillAmount: limit.refillAmount,
         refillPeriodMs: limit.refillPeriodMs,
         depth: bucket.depth,
-      };
-    });
-  });
+      });
+    }
+  }
+  return statuses;
+}
+
+/** What a bucket's charges take from `limit` (0 when it is not charged). */
+function costOf(costs: readonly LimitCharge[] | undefined, limit: Limit): number {
+  if (costs === undefined) return 0;
+  for (const charge of costs) if (charge.limit === limit) return charge.cost;
+  return 0;
 }
 
 /** The exact wait of a rejection: the largest wait over the limits that refused, in ns. */

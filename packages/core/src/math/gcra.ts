@@ -1,11 +1,13 @@
 /**
  * GCRA on integer nanoseconds. Pure: no I/O, no clock, no floating point in
- * any decision.
+ * any decision (reported token counts use plain numbers only where exact).
  *
  * A bucket's whole state is `tat`, the instant at which it would be full
  * again; `undefined` means never used (full). With T = emissionIntervalNs and
  * tau = tauNs, a cost c is admissible iff `max(tat, now) + c·T − now ≤ tau`.
  */
+
+import { EXACT_BELOW_NS, floorDiv } from './exact-number.js';
 
 /** The two numbers of a limit that the math needs. */
 export interface GcraLimit {
@@ -66,10 +68,22 @@ export function waitNs(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit,
  * adjustments above what was charged), so callers can see how deep.
  */
 export function availableTokens(tat: bigint | undefined, nowNs: bigint, limit: GcraLimit): number {
-  const free = nowNs + limit.tauNs - startOf(tat, nowNs);
-  const whole = free / limit.emissionIntervalNs;
+  return tokensLeft(untilFullNs(tat, nowNs), limit);
+}
+
+/**
+ * {@link availableTokens} from {@link untilFullNs}'s answer `owedNs`:
+ * `floor((tau − owed) / T)`, as `now + tau − max(tat, now)` is `tau − owed`.
+ */
+export function tokensLeft(owedNs: bigint, limit: GcraLimit): number {
+  const { tauNs, emissionIntervalNs } = limit;
+  if (owedNs < EXACT_BELOW_NS && tauNs < EXACT_BELOW_NS && emissionIntervalNs < EXACT_BELOW_NS) {
+    return floorDiv(Number(tauNs) - Number(owedNs), Number(emissionIntervalNs));
+  }
+  const free = tauNs - owedNs;
+  const whole = free / emissionIntervalNs;
   // BigInt division truncates toward zero; debt must round down (−0.5 token is −1 whole token).
-  return Number(free < 0n && whole * limit.emissionIntervalNs !== free ? whole - 1n : whole);
+  return Number(free < 0n && whole * emissionIntervalNs !== free ? whole - 1n : whole);
 }
 
 /** Nanoseconds until the bucket is full again (0 when full). */
