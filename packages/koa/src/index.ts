@@ -1,4 +1,5 @@
 import {
+  type HttpAdmission,
   type HttpFramework,
   HttpRateLimit,
   type HttpRateLimitOptions,
@@ -61,9 +62,9 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   const { onLimited } = options;
   const property = flow.requestPropertyName;
 
-  return async (ctx, next) => {
-    const pending = flow.admit(ctx, ctx.req, ctx.res);
-    const admission = pending instanceof Promise ? await pending : pending;
+  // Plain functions, not async ones: an admitted request then costs one promise (next's) and no
+  // async frame.
+  function proceed(ctx: Context, next: Next, admission: HttpAdmission): unknown {
     if (admission.action === 'skip') return next();
     if (admission.action === 'gone') return admission.settled;
     if (admission.action === 'reject') {
@@ -75,18 +76,27 @@ export function rateLimit(options: RateLimitOptions): Middleware {
       return undefined;
     }
     (ctx.state as Record<string, unknown>)[property] = admission.state;
-    try {
-      return await next();
-    } catch (error) {
+    return next().then(undefined, (error: unknown) => {
       // A 5xx is refunded at once; a thrown 4xx settles when Koa has answered it, from the status sent.
       const status = thrownStatus(error);
       if (status >= 500) void flow.settle(ctx.res, { statusCode: status, error });
       throw error;
+    });
+  }
+
+  return (ctx, next) => {
+    try {
+      const pending = flow.admit(ctx, ctx.req, ctx.res);
+      return pending instanceof Promise
+        ? pending.then((admission) => proceed(ctx, next, admission))
+        : proceed(ctx, next, pending);
+    } catch (error) {
+      // Rejected, never thrown, as from an async middleware: for callers outside Koa's compose too.
+      return Promise.reject(error);
     }
   };
 }
 
-/** The status Koa answers a thrown error with: its `status`/`statusCode` (http-errors), else 500. */
 function thrownStatus(error: unknown): number {
   const candidate =
     (error as { status?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;

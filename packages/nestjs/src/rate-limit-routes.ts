@@ -8,11 +8,11 @@ import {
   type RateLimitOptions,
   type RateLimitRequest,
 } from './options.js';
+import { RouteCache, type RouteHandler } from './route-cache.js';
 
 const NONE: RateLimitOptions = {};
 
-/** A route handler (a controller method). */
-export type RouteHandler = (...args: never) => unknown;
+export type { RouteHandler } from './route-cache.js';
 
 /** How one route is limited. */
 export interface RateLimitRoute {
@@ -32,6 +32,7 @@ export interface RateLimitRoute {
 export class RateLimitRoutes implements OnModuleInit {
   private readonly base: RateLimitRoute;
   private readonly built = new WeakMap<RateLimitOptions, WeakMap<RateLimitOptions, RateLimitRoute>>();
+  private readonly routes = new RouteCache((controller, handler) => this.build(controller, handler));
 
   constructor(
     @Inject(RATE_LIMIT_OPTIONS) private readonly options: RateLimitModuleOptions,
@@ -59,6 +60,11 @@ export class RateLimitRoutes implements OnModuleInit {
 
   /** How a handler of a controller class is limited. */
   forRoute(controller: Type, handler: RouteHandler): RateLimitRoute {
+    return this.routes.get(controller, handler);
+  }
+
+  /** The route of a handler, from its options merged over its controller's and the module's. */
+  private build(controller: Type, handler: RouteHandler): RateLimitRoute {
     const onController = this.optionsOf(controller);
     const onHandler = this.optionsOf(handler);
     if (onController === NONE && onHandler === NONE) return this.base;

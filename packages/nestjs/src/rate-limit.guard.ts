@@ -6,8 +6,9 @@ import { SKIP_RATE_LIMIT_METADATA } from './decorators.js';
 import { RateLimitRejectedException } from './exceptions.js';
 import { graphqlExchange, type RateLimitExchange, resolutionKey } from './graphql-exchange.js';
 import type { RateLimitRequest } from './options.js';
-import { RateLimitRoutes, type RouteHandler } from './rate-limit-routes.js';
+import { RateLimitRoutes } from './rate-limit-routes.js';
 import { exposeResolverState, exposeState, resolverStateOf } from './request-state.js';
+import { RouteCache, type RouteHandler } from './route-cache.js';
 
 /** The platform request as the guard touches it (Express `Request` or `FastifyRequest`). */
 interface PlatformRequest extends RateLimitRequest {
@@ -72,6 +73,15 @@ interface PlatformRequest extends RateLimitRequest {
 export class RateLimitGuard implements CanActivate {
   /** True when a subclass keys requests itself, so the route's `entity` option is not used. */
   private readonly tracks: boolean;
+
+  /** `@SkipRateLimit()` per route, read once. */
+  private readonly skipped = new RouteCache(
+    (controller, handler) =>
+      this.reflector.getAllAndOverride<boolean | undefined>(SKIP_RATE_LIMIT_METADATA, [
+        handler,
+        controller,
+      ]) === true,
+  );
 
   constructor(
     @Inject(RateLimitRoutes) protected readonly routes: RateLimitRoutes,
@@ -162,12 +172,7 @@ export class RateLimitGuard implements CanActivate {
    * handler's or the controller's `@SkipRateLimit()`, the handler's winning.
    */
   protected shouldSkip(context: ExecutionContext): boolean | Promise<boolean> {
-    return (
-      this.reflector.getAllAndOverride<boolean | undefined>(SKIP_RATE_LIMIT_METADATA, [
-        context.getHandler(),
-        context.getClass(),
-      ]) === true
-    );
+    return this.skipped.get(context.getClass(), context.getHandler() as RouteHandler);
   }
 
   /**

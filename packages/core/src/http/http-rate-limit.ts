@@ -281,19 +281,16 @@ const RESOLVED = Promise.resolve();
 const now = (): number => Date.now();
 
 /**
- * The leases a watched response settles when it ends, and the flows that
- * settle them, kept on the response under a symbol: a WeakMap cost several
- * times more per request, and far more in garbage collection with many
- * responses open. Cleared (never deleted, which would make V8 rebuild the
- * object's shape) once settled.
+ * The leases each watched response settles when it ends, and the flows that
+ * settle them. Kept beside the response rather than on it: Express's
+ * responses are dictionary-mode objects, where adding a property cost twice
+ * the rest of `answer` in a profile. Keyed weakly, so a response that never
+ * ends does not leak.
  */
-const WATCHED = Symbol('tollgate.watched');
-
-/** A response as {@link HttpRateLimit} marks it. */
-type WatchedResponse = ServerResponse & { [WATCHED]?: Watched | undefined };
+const pending = new WeakMap<ServerResponse, Watched>();
 
 /**
- * What {@link WATCHED} keeps per response: the request too, for
+ * What {@link pending} keeps per response: the request too, for
  * `requestWasSuccessful`. Usually one admission per response; a response
  * admitted more than once (one GraphQL request running several limited
  * resolvers) chains the earlier ones in `next`, so each lease settles once.
@@ -631,8 +628,8 @@ export class HttpRateLimit<Req> {
       // The client left while the limiter was deciding: nobody to answer, nothing to run.
       return { action: 'gone', settled: this.finish(state, { statusCode: res.statusCode, aborted: true }) };
     }
-    const earlier = (res as WatchedResponse)[WATCHED];
-    (res as WatchedResponse)[WATCHED] = { flow: this, state, req, next: earlier };
+    const earlier = pending.get(res);
+    pending.set(res, { flow: this, state, req, next: earlier });
     // The listeners settle every lease the response carries: attached with the first one.
     // Both: a response that is not Node's own (light-my-request's) may finish without `writableFinished`.
     if (earlier === undefined) {
@@ -815,8 +812,8 @@ function settleWatched(res: ServerResponse, aborted: boolean): void {
 
 /** The response's chain of leases, taken off it so that each settles exactly once. */
 function takeWatched(res: ServerResponse): Watched | undefined {
-  const watched = (res as WatchedResponse)[WATCHED];
-  if (watched !== undefined) (res as WatchedResponse)[WATCHED] = undefined;
+  const watched = pending.get(res);
+  if (watched !== undefined) pending.delete(res);
   return watched;
 }
 

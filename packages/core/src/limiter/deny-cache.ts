@@ -13,12 +13,16 @@ interface DenyEntry {
  * this limiter forget the buckets they touch.
  */
 export class DenyCache {
-  private readonly entries: LRUCache<string, DenyEntry>;
+  /** Made on the first rejection: an LRU allocates its arrays up front, and most limiters rarely reject. */
+  private lru: LRUCache<string, DenyEntry> | undefined;
   /** False while nothing is remembered: every admitted decision asks, and a field is cheaper than the cache's size. */
   private holding = false;
 
-  constructor(maxEntries: number) {
-    this.entries = new LRUCache({ max: maxEntries });
+  constructor(private readonly maxEntries: number) {}
+
+  private get entries(): LRUCache<string, DenyEntry> {
+    this.lru ??= new LRUCache({ max: this.maxEntries });
+    return this.lru;
   }
 
   /** Records the states of a rejected call, valid until `untilNs`. */
@@ -45,7 +49,7 @@ export class DenyCache {
 
   /** Forgets everything (after an entity and its buckets were deleted). */
   clear(): void {
-    this.entries.clear();
+    this.lru?.clear();
     this.holding = false;
   }
 

@@ -152,7 +152,8 @@ export class MemoryStore implements Store {
    * windows of evicted or deleted buckets. A bucket keeps its current hour and
    * day itself, so charges and new keys never touch this cache.
    */
-  private readonly usage: LRUCache<string, UsageEntry>;
+  private usageArchive: LRUCache<string, UsageEntry> | undefined;
+  private readonly maxArchived: number;
   private readonly counters = new Map<string, StoreCallStats>();
   /** The counters of the two calls every decision makes, once they exist: no map lookup per decision. */
   private chargeCounter: StoreCallStats | undefined;
@@ -166,7 +167,7 @@ export class MemoryStore implements Store {
       throw new TypeError(`Expected \`maxKeys\` to be a positive integer, got \`${String(maxKeys)}\``);
     }
     this.maxKeys = maxKeys;
-    this.usage = new LRUCache({ max: maxKeys * 2 });
+    this.maxArchived = maxKeys * 2;
   }
 
   async charge(request: ChargeRequest): Promise<ChargeResult> {
@@ -342,8 +343,9 @@ export class MemoryStore implements Store {
     for (const [key, bucket] of [...this.buckets]) {
       if (bucket.entity === id) this.removeBucket(key, bucket);
     }
-    for (const [key, entry] of [...this.usage.entries()]) {
-      if (entry.snapshot.entity === id) this.usage.delete(key);
+    const archive = this.usageArchive;
+    for (const [key, entry] of archive === undefined ? [] : [...archive.entries()]) {
+      if (entry.snapshot.entity === id) archive?.delete(key);
     }
     return entity !== undefined;
   }
@@ -393,7 +395,7 @@ export class MemoryStore implements Store {
     const live = [...this.buckets.values()].flatMap((bucket) =>
       bucket.entity === query.entity ? [bucket.hour, bucket.day].filter((entry) => entry !== undefined) : [],
     );
-    const matching = [...this.usage.values(), ...live]
+    const matching = [...(this.usageArchive?.values() ?? []), ...live]
       .map((entry) => ({ ...entry.snapshot, consumed: consumedOf(entry) }))
       .filter(
         (snapshot) =>
@@ -537,11 +539,12 @@ export class MemoryStore implements Store {
     start: number,
   ): UsageEntry {
     if (current !== undefined) this.archive(current);
-    if (this.usage.size > 0) {
+    const archive = this.usageArchive;
+    if (archive !== undefined && archive.size > 0) {
       const id = usageId(key, window, start);
-      const archived = this.usage.get(id);
+      const archived = archive.get(id);
       if (archived !== undefined) {
-        this.usage.delete(id);
+        archive.delete(id);
         return archived;
       }
     }
@@ -562,7 +565,9 @@ export class MemoryStore implements Store {
 
   private archive(entry: UsageEntry): void {
     const { snapshot } = entry;
-    this.usage.set(usageId(snapshot, snapshot.window, snapshot.start), entry);
+    // Made on first use: an LRU of this size allocates its arrays up front (megabytes at the default bound).
+    this.usageArchive ??= new LRUCache({ max: this.maxArchived });
+    this.usageArchive.set(usageId(snapshot, snapshot.window, snapshot.start), entry);
   }
 
   /** Counts one call of `kind`; returns its counter. */
