@@ -1,10 +1,13 @@
 /**
- * HTTP middleware overhead: requests per second and p99 latency of a one-route
- * app (`GET /ping` → `{ ok: true }`) bare, behind Tollgate's middleware on the
- * in-process MemoryStore, and behind the usual alternatives (express-rate-limit,
- * koa-ratelimit with its in-memory driver, @fastify/rate-limit with its local
- * store, @nestjs/throttler), each as a ratio to the same framework bare. Limits are far above the load, so nothing is
- * rejected and the difference is the middleware's own cost.
+ * HTTP middleware overhead: requests per second, p99 latency and the server's
+ * CPU time per request of a one-route app (`GET /ping` → `{ ok: true }`) bare,
+ * behind Tollgate's middleware on the in-process MemoryStore, and behind the
+ * usual alternatives (express-rate-limit, koa-ratelimit with its in-memory
+ * driver, @fastify/rate-limit with its local store, @nestjs/throttler), each
+ * as a ratio to the same framework bare. Limits are far above the load, so
+ * nothing is rejected and the difference is the middleware's own cost. CPU
+ * per request is the steadiest of the three on a shared machine: it does not
+ * depend on whether the load generator kept the server busy.
  *
  * Every app runs in a child process of its own; the load generator
  * (autocannon) runs in this one, so the two do not share an event loop. Where
@@ -30,9 +33,9 @@ const repoRoot = join(here, '..');
 
 /** Options of {@link runHttpBench}. */
 export interface HttpBenchOptions {
-  /** Measured seconds per app (default 5), after a 1 s warm-up, split over `rounds`. */
+  /** Measured seconds per app (default 9), after a 1 s warm-up, split over `rounds`. */
   durationSeconds?: number;
-  /** Times each app of a framework is loaded, in turn with the others (default 3). */
+  /** Times each app of a framework is loaded, in turn with the others (default 9). */
   rounds?: number;
   /** Concurrent connections of the load generator (default 10). */
   connections?: number;
@@ -53,7 +56,7 @@ interface Contender {
 
 /** The part of autocannon's result this benchmark reads. */
 interface AutocannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p99: number };
   non2xx: number;
   errors: number;
@@ -103,14 +106,17 @@ function contenders(frameworks: readonly Framework[]): Contender[] {
  * Measures every contender and returns one row per app, with requests per
  * second and p99 latency as ratios to the same framework without rate
  * limiting. The apps of one framework run side by side and are loaded in
- * turn, `rounds` times each, and each figure is the median over the rounds,
- * so drift in background load hits them all alike. Takes about
- * `3 × (durationSeconds + 1) + 3` seconds per framework.
+ * turn, `rounds` times each, starting each round with a different app. A
+ * ratio is taken within each round, between loads seconds apart, and the
+ * median over the rounds is reported, so drift in background load (which
+ * moved bare req/s by half between runs on a shared machine) cancels out
+ * rather than landing on one app. Takes about `3 × (durationSeconds + 1) + 3`
+ * seconds per framework.
  */
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Row[]> {
-  const duration = options.durationSeconds ?? 5;
+  const duration = options.durationSeconds ?? 9;
   const connections = options.connections ?? 10;
-  const rounds = Math.max(1, options.rounds ?? 3);
+  const rounds = Math.max(1, options.rounds ?? 9);
   const frameworks = (options.frameworks ?? ['express', 'koa', 'fastify', 'nestjs']).filter(
     (framework) => framework !== 'nestjs' || existsSync(NEST_BENCH_APP),
   );
@@ -121,26 +127,31 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Row[
     const group = contenders([framework]);
     const apps = await Promise.all(group.map((contender) => startApp(contender, appCpus)));
     try {
-      const samples = group.map(() => [] as AutocannonResult[]);
+      const samples = group.map(() => [] as Sample[]);
       for (const app of apps) await autocannon({ url: `${app.url}/ping`, connections, duration: 1 });
       for (let round = 0; round < rounds; round += 1) {
-        for (const [index, app] of apps.entries()) {
-          samples[index]!.push(
-            await autocannon({ url: `${app.url}/ping`, connections, duration: duration / rounds }),
-          );
+        for (let turn = 0; turn < apps.length; turn += 1) {
+          const index = (round + turn) % apps.length;
+          samples[index]!.push(await load(autocannon, apps[index]!, connections, duration / rounds));
         }
       }
-      const summaries = samples.map(summarize);
-      const bare = summaries[0]!;
+      const bare = samples[0]!;
       group.forEach((contender, index) => {
-        const summary = summaries[index]!;
+        const summary = summarize(samples[index]!);
+        const ratios = samples[index]!.map((result, round) => ({
+          requests: result.requests.average / bare[round]!.requests.average,
+          p99: result.latency.p99 / Math.max(bare[round]!.latency.p99, 1),
+          cpu: result.cpuMicrosPerRequest / bare[round]!.cpuMicrosPerRequest,
+        }));
         rows.push({
           framework,
           middleware: contender.middleware,
           'req/s': Math.round(summary.requestsPerSecond).toLocaleString('en-US'),
           'p99 ms': summary.p99Ms,
-          'req/s ÷ bare': (summary.requestsPerSecond / bare.requestsPerSecond).toFixed(2),
-          'p99 ÷ bare': (summary.p99Ms / Math.max(bare.p99Ms, 1)).toFixed(2),
+          'req/s ÷ bare': median(ratios.map((ratio) => ratio.requests)).toFixed(2),
+          'p99 ÷ bare': median(ratios.map((ratio) => ratio.p99)).toFixed(2),
+          'CPU µs/req': median(samples[index]!.map((sample) => sample.cpuMicrosPerRequest)).toFixed(1),
+          'CPU/req ÷ bare': median(ratios.map((ratio) => ratio.cpu)).toFixed(2),
           'non-2xx/errors': summary.failures,
         });
       });
@@ -157,10 +168,6 @@ function summarize(results: readonly AutocannonResult[]): {
   p99Ms: number;
   failures: number;
 } {
-  const median = (values: number[]): number => {
-    const sorted = values.sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] ?? 0;
-  };
   return {
     requestsPerSecond: median(results.map((result) => result.requests.average)),
     p99Ms: median(results.map((result) => result.latency.p99)),
@@ -183,17 +190,46 @@ function pinLoadGenerator(): string | undefined {
   return cpus === 2 ? '1' : `1-${cpus - 1}`;
 }
 
+/** The middle value (the upper one of an even count); 0 for none. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** A running app. */
+interface App {
+  url: string;
+  /** CPU time the app's process has used so far, user and system, in µs. */
+  cpuMicros(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** One load of one app: autocannon's result and the app's CPU time per request it served. */
+interface Sample extends AutocannonResult {
+  cpuMicrosPerRequest: number;
+}
+
+/** Loads `app` for `duration` seconds, reading its CPU time before and after. */
+async function load(
+  autocannon: Autocannon,
+  app: App,
+  connections: number,
+  duration: number,
+): Promise<Sample> {
+  const before = await app.cpuMicros();
+  const result = await autocannon({ url: `${app.url}/ping`, connections, duration });
+  const used = (await app.cpuMicros()) - before;
+  return { ...result, cpuMicrosPerRequest: used / Math.max(result.requests.total, 1) };
+}
+
 /** Starts one app in a child process (on `cpus` when given) and waits for its `listening <url>` line. */
-async function startApp(
-  contender: Contender,
-  cpus: string | undefined,
-): Promise<{ url: string; stop(): Promise<void> }> {
+async function startApp(contender: Contender, cpus: string | undefined): Promise<App> {
   const node = [process.execPath, '--import', 'tsx', ...contender.args];
   const [command, ...args] = cpus === undefined ? node : ['taskset', '--cpu-list', cpus, ...node];
   const child = spawn(command!, args, {
     cwd: repoRoot,
     env: { ...process.env, ...contender.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';
@@ -215,7 +251,12 @@ async function startApp(
       reject(new Error(`${contender.framework} app exited with ${code}: ${output}`));
     });
   });
-  return { url, stop: () => stopChild(child) };
+  const cpuMicros = (): Promise<number> =>
+    new Promise((resolve) => {
+      child.once('message', (usage: NodeJS.CpuUsage) => resolve(usage.user + usage.system));
+      child.send('cpu');
+    });
+  return { url, cpuMicros, stop: () => stopChild(child) };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -311,6 +352,10 @@ async function serve(target: string): Promise<void> {
   server.listen(0, '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo;
     console.log(`listening http://127.0.0.1:${port}`);
+  });
+  // The parent asks for this process's CPU time to measure CPU per request.
+  process.on('message', (message) => {
+    if (message === 'cpu') process.send?.(process.cpuUsage());
   });
   process.once('SIGTERM', () => {
     server.closeAllConnections();

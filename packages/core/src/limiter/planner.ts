@@ -110,11 +110,13 @@ export class Planner {
   constructor(private readonly options: PlannerOptions) {
     const { ttlMs, maxPlans, clock } = options;
     this.defaultCharges = unitChargesOf(options.defaults);
+    // An in-process store's config is as cheap to read as a cache and never stale: no caches
+    // (an LRU allocates its arrays up front, 40 000 config entries by default).
+    const cachedMs = options.loadSync === undefined ? ttlMs : 0;
     // A plan is built from up to four config entries (entity record, entity scopes, shared scopes).
-    this.config = new ConfigCache(ttlMs, maxPlans * CONFIG_ENTRIES_PER_PLAN, clock);
+    this.config = new ConfigCache(cachedMs, maxPlans * CONFIG_ENTRIES_PER_PLAN, clock);
     // No lru-cache TTL here: expiry is checked against the `now` each decision reads anyway.
-    // An in-process store's config is as cheap to read as a cache and never stale: no plan cache.
-    this.plans = ttlMs > 0 && options.loadSync === undefined ? new LRUCache({ max: maxPlans }) : undefined;
+    this.plans = cachedMs > 0 ? new LRUCache({ max: maxPlans }) : undefined;
   }
 
   /** The cached plan of (entity, resource), if any: the hot path needs no await for it. */
