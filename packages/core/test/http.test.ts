@@ -215,6 +215,27 @@ describe('HttpRateLimit', () => {
     expect(await limiter.available({ entity: 'k' })).toEqual({ rpm: 1, tpm: 85 });
   });
 
+  it('keeps one pair of listeners however many admissions a response has, and settles each once', async () => {
+    const { gate, limiter } = make({ entity: () => 'k', consume: { tpm: 1 } });
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    // More than Node's default of 10 listeners per event, as a query with many limited aliases would make.
+    const admissions = [];
+    for (let index = 0; index < 15; index += 1) admissions.push(await gate.admit({}, res.req, res));
+    expect(res.listenerCount('finish')).toBe(1);
+    expect(res.listenerCount('close')).toBe(1);
+    expect(await limiter.available({ entity: 'k' })).toMatchObject({ tpm: 100 - 15 });
+    // Settled early (as Koa does for a thrown 5xx): every lease refunded, and the events then do nothing.
+    await gate.settle(res, { statusCode: 500, error: new Error('boom') });
+    for (const admission of admissions) {
+      if (admission.action !== 'proceed') throw new Error('expected proceed');
+      expect(admission.state.lease.settledBy).toBe('rollback');
+    }
+    res.emit('finish');
+    res.emit('close');
+    expect(await limiter.available({ entity: 'k' })).toMatchObject({ tpm: 100 });
+    expect(await gate.settle(res, { statusCode: 200 })).toBeUndefined();
+  });
+
   it('refunds every lease of a response the client abandoned', async () => {
     const { gate, limiter } = make({ entity: () => 'k', consume: { rpm: 1 } });
     const res = new ServerResponse(new IncomingMessage(new Socket()));

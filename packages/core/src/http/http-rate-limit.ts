@@ -27,6 +27,10 @@ import {
   retryAfterSeconds,
 } from './headers.js';
 import { ipKey } from './ip-key.js';
+import { type RequestOutcome, settleWatched, watchResponse } from './response-watch.js';
+
+export type { RequestOutcome } from './response-watch.js';
+
 import { OptionNames } from './option-names.js';
 import {
   booleanOption,
@@ -246,16 +250,6 @@ export type HttpAdmission =
   | { readonly action: 'gone'; readonly settled: Promise<void> }
   | HttpRejection;
 
-/** How the request ended, for {@link HttpRateLimit.finish}. */
-export interface RequestOutcome {
-  /** Final status code sent (or about to be sent). */
-  statusCode: number;
-  /** The client went away before the response was complete. */
-  aborted?: boolean;
-  /** The handler threw. */
-  error?: unknown;
-}
-
 /** What one framework tells the HTTP layer about its requests. */
 export interface HttpFramework<Req> {
   /** The client address after the framework's proxy handling (for the default entity). */
@@ -279,29 +273,6 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 const SKIP = Object.freeze({ action: 'skip' as const });
 const RESOLVED = Promise.resolve();
 const now = (): number => Date.now();
-
-/**
- * The leases each watched response settles when it ends, and the flows that
- * settle them. Kept beside the response rather than on it: Express's
- * responses are dictionary-mode objects, where adding a property cost twice
- * the rest of `answer` in a profile. Keyed weakly, so a response that never
- * ends does not leak.
- */
-const pending = new WeakMap<ServerResponse, Watched>();
-
-/**
- * What {@link pending} keeps per response: the request too, for
- * `requestWasSuccessful`. Usually one admission per response; a response
- * admitted more than once (one GraphQL request running several limited
- * resolvers) chains the earlier ones in `next`, so each lease settles once.
- */
-interface Watched {
-  // biome-ignore lint/suspicious/noExplicitAny: the flow's request type does not matter for settling.
-  readonly flow: HttpRateLimit<any>;
-  readonly state: RateLimitState;
-  readonly req: unknown;
-  readonly next: Watched | undefined;
-}
 
 /** What `skipSuccessfulRequests` / `skipFailedRequests` refund, decided once per flow. */
 interface OutcomeSkips<Req> {
@@ -537,8 +508,7 @@ export class HttpRateLimit<Req> {
    * events then do nothing; a response with no open lease is ignored.
    */
   settle(res: ServerResponse, outcome: RequestOutcome): Promise<void> {
-    const watched = takeWatched(res);
-    return watched === undefined ? RESOLVED : settleEach(watched, outcome, res);
+    return settleWatched(res, outcome);
   }
 
   /** Logs a coded warning once per logger and code (once per process with the default `console`). */
@@ -628,14 +598,7 @@ export class HttpRateLimit<Req> {
       // The client left while the limiter was deciding: nobody to answer, nothing to run.
       return { action: 'gone', settled: this.finish(state, { statusCode: res.statusCode, aborted: true }) };
     }
-    const earlier = pending.get(res);
-    pending.set(res, { flow: this, state, req, next: earlier });
-    // The listeners settle every lease the response carries: attached with the first one.
-    // Both: a response that is not Node's own (light-my-request's) may finish without `writableFinished`.
-    if (earlier === undefined) {
-      res.on('finish', onResponseFinish);
-      res.on('close', onResponseClose);
-    }
+    watchResponse(res, (outcome, ended) => this.finish(state, outcome, req, ended));
     return { action: 'proceed', state };
   }
 
@@ -792,37 +755,4 @@ export class HttpRateLimit<Req> {
 /** True when a completed request counts as skipped, so its charge is refunded. Truthiness, as express-rate-limit reads it. */
 function skipped(skips: Pick<OutcomeSkips<never>, 'successful' | 'failed'>, success: unknown): boolean {
   return success ? skips.successful : skips.failed;
-}
-
-/** `finish`: the response is complete; settle from its status code. */
-function onResponseFinish(this: ServerResponse): void {
-  settleWatched(this, false);
-}
-
-/** `close`: complete if it finished first, else the client went away. */
-function onResponseClose(this: ServerResponse): void {
-  settleWatched(this, !this.writableFinished);
-}
-
-/** Settles a response's leases exactly once, whichever of `finish`, `close` or {@link HttpRateLimit.settle} comes first. */
-function settleWatched(res: ServerResponse, aborted: boolean): void {
-  const watched = takeWatched(res);
-  if (watched !== undefined) void settleEach(watched, { statusCode: res.statusCode, aborted }, res);
-}
-
-/** The response's chain of leases, taken off it so that each settles exactly once. */
-function takeWatched(res: ServerResponse): Watched | undefined {
-  const watched = pending.get(res);
-  if (watched !== undefined) pending.delete(res);
-  return watched;
-}
-
-/** Settles every lease of a response's chain, each by the flow that admitted it. */
-function settleEach(watched: Watched, outcome: RequestOutcome, res: ServerResponse): Promise<void> {
-  if (watched.next === undefined) return watched.flow.finish(watched.state, outcome, watched.req, res);
-  const settling: Promise<void>[] = [];
-  for (let each: Watched | undefined = watched; each !== undefined; each = each.next) {
-    settling.push(each.flow.finish(each.state, outcome, each.req, res));
-  }
-  return Promise.all(settling).then(() => undefined);
 }
