@@ -45,7 +45,7 @@ export interface RateLimitOptions extends Omit<HttpRateLimitOptions<Request>, 'r
 const EXPRESS: HttpFramework<Request> = {
   // With `trust proxy` off (Express's default) `req.ip` is the socket's address: read it without
   // the X-Forwarded-For parsing that `req.ip` does on every access.
-  clientAddress: (req) => (req.app.get('trust proxy') === false ? req.socket.remoteAddress : req.ip),
+  clientAddress: (req) => (req.app?.get('trust proxy') === false ? req.socket.remoteAddress : req.ip),
   proxy: { name: "Express's `trust proxy`", trusts: (req) => Boolean(req.app.get('trust proxy')) },
   options: ['onLimited'],
 };

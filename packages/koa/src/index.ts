@@ -76,7 +76,8 @@ export function rateLimit(options: RateLimitOptions): Middleware {
       return undefined;
     }
     (ctx.state as Record<string, unknown>)[property] = admission.state;
-    return next().then(undefined, (error: unknown) => {
+    // Promise.resolve returns Koa's own promise as it is: it only guards a `next` that returns none.
+    return Promise.resolve(next()).then(undefined, (error: unknown) => {
       // A 5xx is refunded at once; a thrown 4xx settles when Koa has answered it, from the status sent.
       const status = thrownStatus(error);
       if (status >= 500) void flow.settle(ctx.res, { statusCode: status, error });

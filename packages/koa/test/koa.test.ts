@@ -1,5 +1,6 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Socket } from 'node:net';
 import Router from '@koa/router';
 import { type Decision, Limit, MemoryStore, RateLimiter } from '@tollgate/core';
 import { eventually, recordingLogger, startServer } from '@tollgate/test-utils';
@@ -196,5 +197,33 @@ describe.each([
     const server = await serve(app);
     const response = await request(server).get('/').expect(200);
     expect(response.body).toEqual({ quota: { rpm: 1, tpm: 1 }, rateLimit: null });
+  });
+
+  it('called outside Koa, rejects what it throws and accepts a next that returns no promise', async () => {
+    const { limiter } = limiterWith();
+    const app = new KoaApp();
+    const middleware = rateLimit({
+      limiter,
+      entity: (ctx) => {
+        if (ctx.get('x-fail') === '1') throw new Error('entity failed');
+        return 'k';
+      },
+    });
+    const ctxFor = (headers: Record<string, string>) => {
+      const http = new IncomingMessage(new Socket());
+      http.headers = headers;
+      http.method = 'GET';
+      http.url = '/';
+      return app.createContext(http, new ServerResponse(http));
+    };
+    let ran = 0;
+    await middleware(ctxFor({}), () => {
+      ran += 1;
+      return undefined as unknown as Promise<void>;
+    });
+    expect(ran).toBe(1);
+    const failing = middleware(ctxFor({ 'x-fail': '1' }), async () => undefined);
+    expect(failing).toBeInstanceOf(Promise);
+    await expect(failing).rejects.toThrow('entity failed');
   });
 });
