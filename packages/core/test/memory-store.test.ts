@@ -91,6 +91,15 @@ describe('MemoryStore state and usage', () => {
       signal,
       buckets: [{ entity, resource: 'default', charges: [{ limit: rpm, cost }] }],
     });
+  /** Charges bucket `k` each `[limit, cost]` at once. */
+  const chargeK = (store: MemoryStore, nowNs: bigint, ...charges: [Limit, number][]) =>
+    store.charge({
+      nowNs,
+      signal,
+      buckets: [
+        { entity: 'k', resource: 'default', charges: charges.map(([limit, cost]) => ({ limit, cost })) },
+      ],
+    });
 
   it('hands out states that keep showing the instant they were taken', async () => {
     const store = new MemoryStore();
@@ -113,21 +122,7 @@ describe('MemoryStore state and usage', () => {
   it('hands out states of a bucket with several limits that later charges do not change', async () => {
     const store = new MemoryStore();
     const tpm = Limit.perMinute('tpm', 1000);
-    const both = (nowNs: bigint, tokens: number) =>
-      store.charge({
-        nowNs,
-        signal,
-        buckets: [
-          {
-            entity: 'k',
-            resource: 'default',
-            charges: [
-              { limit: rpm, cost: 1 },
-              { limit: tpm, cost: tokens },
-            ],
-          },
-        ],
-      });
+    const both = (nowNs: bigint, tokens: number) => chargeK(store, nowNs, [rpm, 1], [tpm, tokens]);
     const first = await both(0n, 10);
     const seen = [...(first.buckets[0]?.tats ?? [])];
     expect(seen).toEqual([
@@ -144,12 +139,7 @@ describe('MemoryStore state and usage', () => {
   it('answers a charge of one limit with the state of every limit of the bucket', async () => {
     const store = new MemoryStore();
     const tpm = Limit.perMinute('tpm', 1000);
-    const one = (limit: Limit, cost: number) =>
-      store.charge({
-        nowNs: 0n,
-        signal,
-        buckets: [{ entity: 'k', resource: 'default', charges: [{ limit, cost }] }],
-      });
+    const one = (limit: Limit, cost: number) => chargeK(store, 0n, [limit, cost]);
     const alone = await one(rpm, 1);
     expect([...(alone.buckets[0]?.tats ?? [])]).toEqual([['rpm', rpm.emissionIntervalNs]]);
     expect(alone.buckets[0]).toMatchObject({ entity: 'k', resource: 'default' });
@@ -167,25 +157,8 @@ describe('MemoryStore state and usage', () => {
     const store = new MemoryStore();
     const tpm = Limit.perMinute('tpm', 1000);
     const constructorLimit = Limit.perMinute('constructor', 10);
-    await store.charge({
-      nowNs: 0n,
-      signal,
-      buckets: [
-        {
-          entity: 'k',
-          resource: 'default',
-          charges: [
-            { limit: rpm, cost: 1 },
-            { limit: tpm, cost: 40 },
-          ],
-        },
-      ],
-    });
-    await store.charge({
-      nowNs: 0n,
-      signal,
-      buckets: [{ entity: 'k', resource: 'default', charges: [{ limit: constructorLimit, cost: 2 }] }],
-    });
+    await chargeK(store, 0n, [rpm, 1], [tpm, 40]);
+    await chargeK(store, 0n, [constructorLimit, 2]);
     await store.adjust({
       nowNs: 0n,
       signal,

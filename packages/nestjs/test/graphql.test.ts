@@ -136,6 +136,17 @@ function limitedModule(limiter: RateLimiter, logger: { warn: (...args: unknown[]
   });
 }
 
+/** Apollo with a generated schema, no playground and no stack traces, over `config`. */
+function apolloModule(config: Partial<ApolloDriverConfig> = {}) {
+  return GraphQLModule.forRoot<ApolloDriverConfig>({
+    driver: ApolloDriver,
+    autoSchemaFile: true,
+    playground: false,
+    includeStacktraceInErrorResponses: false,
+    ...config,
+  });
+}
+
 describe('RateLimitGuard on GraphQL resolvers (Apollo, Express)', () => {
   const logger = { warn: vi.fn() };
   let limiter: RateLimiter;
@@ -148,15 +159,7 @@ describe('RateLimitGuard on GraphQL resolvers (Apollo, Express)', () => {
     limiter = frozenLimiter();
     test = await startApp(
       {
-        imports: [
-          GraphQLModule.forRoot<ApolloDriverConfig>({
-            driver: ApolloDriver,
-            autoSchemaFile: true,
-            playground: false,
-            includeStacktraceInErrorResponses: false,
-          }),
-          limitedModule(limiter, logger),
-        ],
+        imports: [apolloModule(), limitedModule(limiter, logger)],
         providers: [ChatResolver, AdminResolver],
       },
       'express',
@@ -371,16 +374,7 @@ describe('RateLimitGuard on GraphQL resolvers (Apollo, Fastify)', () => {
     const limiter = frozenLimiter();
     const test = await startApp(
       {
-        imports: [
-          GraphQLModule.forRoot<ApolloDriverConfig>({
-            driver: ApolloDriver,
-            autoSchemaFile: true,
-            playground: false,
-            includeStacktraceInErrorResponses: false,
-            ...config,
-          }),
-          limitedModule(limiter, logger),
-        ],
+        imports: [apolloModule(config), limitedModule(limiter, logger)],
         providers: [ChatResolver, AdminResolver],
       },
       'fastify',

@@ -27,7 +27,7 @@ import {
   retryAfterSeconds,
 } from './headers.js';
 import { ipKey } from './ip-key.js';
-import { type RequestOutcome, settleWatched, watchResponse } from './response-watch.js';
+import { RESOLVED, type RequestOutcome, settleWatched, watchResponse } from './response-watch.js';
 
 export type { RequestOutcome } from './response-watch.js';
 
@@ -271,7 +271,6 @@ const servedLimiters = new WeakSet<RateLimiter>();
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 const SKIP = Object.freeze({ action: 'skip' as const });
-const RESOLVED = Promise.resolve();
 const now = (): number => Date.now();
 
 /** What `skipSuccessfulRequests` / `skipFailedRequests` refund, decided once per flow. */

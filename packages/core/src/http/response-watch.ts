@@ -18,7 +18,8 @@ const WATCH = Symbol('tollgate.watch');
 
 type CloseListener = ((this: ServerResponse) => void) & { [WATCH]?: Watch };
 
-const RESOLVED = Promise.resolve();
+/** A settle with nothing to do: shared, since callers only await it. */
+export const RESOLVED: Promise<void> = Promise.resolve();
 
 /** The admissions one pair of listeners settles: usually one, more for several limited GraphQL resolvers. */
 class Watch {
