@@ -25,7 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { markdownTable, type Row } from './table.js';
+import { markdownTable, median, type Row } from './table.js';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -188,12 +188,6 @@ function pinLoadGenerator(): string | undefined {
     return undefined;
   }
   return cpus === 2 ? '1' : `1-${cpus - 1}`;
-}
-
-/** The middle value (the upper one of an even count); 0 for none. */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /** A running app. */

@@ -21,7 +21,7 @@ import type { Options as ExpressRateLimitOptions } from 'express-rate-limit';
 import { Redis } from 'ioredis';
 import { RedisStore as RateLimitRedisStore, type RedisReply } from 'rate-limit-redis';
 import { RateLimiterRedis, RateLimiterRes, RateLimiterUnion } from 'rate-limiter-flexible';
-import { markdownTable, type Row } from './table.js';
+import { markdownTable, median, type Row } from './table.js';
 
 /** Options of {@link runRedisBench}. */
 export interface RedisBenchOptions {
@@ -294,11 +294,6 @@ function serverCpuUs(server: RedisServer): number {
   } catch {
     return Number.NaN;
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 function round(value: number, digits = 2): number {

@@ -18,6 +18,12 @@ export function perSecond(count: number, ms: number): number {
   return Math.round((count * 1000) / ms);
 }
 
+/** The middle value (the upper one of an even count); 0 for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
 /** Percentile of a sorted sample (nearest rank). */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
