@@ -32,6 +32,7 @@ export class ReferenceBucket {
   private refill(nowNs: bigint): void {
     if (nowNs > this.at) {
       const level = this.level + (nowNs - this.at) * this.amount;
+      // biome-ignore lint/complexity/useMathMinMax: BigInt operands; Math.min throws on them.
       this.level = level > this.full ? this.full : level;
       this.at = nowNs;
     }
