@@ -119,6 +119,25 @@ describe('RateLimiter on DynamoDB: round trips with warm caches', () => {
     expect(roundTripsSince(before, store.stats())).toBe(1);
   });
 
+  it('decides keys met for the first time with one round trip each under hasStoredConfig', async () => {
+    const keys = Array.from({ length: 10 }, (_, index) => `203.0.113.${index}`);
+    const limits = [Limit.perMinute('rpm', 100)];
+    const declared = setup({ limits, hasStoredConfig: (entity) => !entity.startsWith('203.0.113.') });
+    await declared.limiter.acquire({ entity: 'warm-up' }); // reads the shared { resource } and {} sets
+    let before = declared.store.stats();
+    for (const entity of keys) await declared.limiter.acquire({ entity });
+    expect(roundTripsSince(before, declared.store.stats())).toBe(keys.length);
+    expect(
+      (declared.store.stats()['loadConfig']?.roundTrips ?? 0) - (before['loadConfig']?.roundTrips ?? 0),
+    ).toBe(0);
+    // Without it, each new key also reads its entity record and its own limit sets.
+    const reading = setup({ limits });
+    await reading.limiter.acquire({ entity: 'warm-up' });
+    before = reading.store.stats();
+    for (const entity of keys) await reading.limiter.acquire({ entity });
+    expect(roundTripsSince(before, reading.store.stats())).toBe(2 * keys.length);
+  });
+
   it('commits a plain lease with no round trip, and an adjusted one with one write', async () => {
     const { limiter, store } = setup({ limits: [Limit.perMinute('tpm', 10_000)] });
     const plain = await limiter.acquire({ entity: 'key', consume: { tpm: 10 } });

@@ -1,4 +1,4 @@
-import { EntityError } from '../errors.js';
+import { EntityError, ValidationError } from '../errors.js';
 import { entityIdOf, type LongKeyPolicy } from '../ids.js';
 import { Limit } from '../limit.js';
 import type {
@@ -52,6 +52,7 @@ export class Administration {
 
   async createEntity(input: CreateEntityInput): Promise<EntityRecord> {
     const { id, parent } = validateEntityIds(input, this.options.longKeys);
+    this.assertReadable(id);
     if (parent !== undefined) await this.existingParent(parent);
     validateEntityFields(input);
     const record: EntityRecord = {
@@ -80,6 +81,7 @@ export class Administration {
    */
   async updateEntity(id: string, input: UpdateEntityInput): Promise<EntityRecord> {
     const entityId = this.entityId(id, 'id');
+    this.assertReadable(entityId);
     const changes = validateEntityChanges(entityId, input, this.options.longKeys);
     const { parent } = changes;
     if (parent !== undefined && parent !== null) await this.assertAcyclic(entityId, parent);
@@ -137,6 +139,7 @@ export class Administration {
 
   async setLimits(scope: LimitScope, limits: readonly Limit[]): Promise<void> {
     const checked = validateScope(scope, this.options.longKeys);
+    if (checked.entity !== undefined) this.assertReadable(checked.entity);
     validateLimitSet(limits);
     await this.options.call('putLimits', (signal) =>
       this.options.store.putLimits(
@@ -189,6 +192,16 @@ export class Administration {
   /** The id an entity is stored under (see `longKeys`), or `ERR_TOLLGATE_INVALID_KEY`. */
   private entityId(value: unknown, field: string): string {
     return entityIdOf(value, field, this.options.longKeys);
+  }
+
+  /** Refuses to store config for an entity whose config this limiter never reads (`hasStoredConfig`). */
+  private assertReadable(entity: string): void {
+    if (!this.options.planner.configless(entity)) return;
+    throw new ValidationError(
+      'ERR_TOLLGATE_INVALID_KEY',
+      `This limiter's \`hasStoredConfig\` returns false for the entity, so it would never read a record or limit set stored for it; nothing was written`,
+      'entity',
+    );
   }
 
   private async readEntity(id: string): Promise<EntityRecord | null> {

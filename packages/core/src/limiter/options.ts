@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   readonly denyCacheMaxEntries: number;
   readonly logger: Logger;
   readonly longKeys: LongKeyPolicy;
+  readonly hasStoredConfig: ((entity: string) => boolean) | undefined;
 }
 
 const STORE_METHODS = ['charge', 'adjust', 'getBuckets', 'loadConfig'] as const;
@@ -67,9 +68,17 @@ export function resolveOptions(options: RateLimiterOptions): ResolvedOptions {
       `Expected \`longKeys\` to be 'hash' or 'reject', got ${describeValue(longKeys)}`,
     );
   }
+  const { hasStoredConfig } = options;
+  if (hasStoredConfig !== undefined && typeof hasStoredConfig !== 'function') {
+    throw invalid(
+      'hasStoredConfig',
+      `Expected \`hasStoredConfig\` to be a function of the entity id, got ${describeValue(hasStoredConfig)}`,
+    );
+  }
   return {
     store,
     limits,
+    hasStoredConfig,
     longKeys,
     onUnavailable,
     clock,

@@ -46,6 +46,8 @@ export interface PlannerOptions {
    * a cache and never stale.
    */
   readonly loadSync?: ((request: SyncLoadConfigRequest) => LoadedConfig) | undefined;
+  /** `RateLimiterOptions.hasStoredConfig`: false for an entity whose own config is never read. */
+  readonly hasStoredConfig?: ((entity: string) => boolean) | undefined;
 }
 
 /**
@@ -57,14 +59,16 @@ class EntityConfigRequest implements SyncLoadConfigRequest {
   constructor(
     private readonly entity: string,
     private readonly resource: string,
+    /** The entity's own record and sets are not read (`hasStoredConfig`): the shared sets alone. */
+    private readonly configless: boolean,
   ) {}
 
   get entityIds(): string[] {
-    return [this.entity];
+    return this.configless ? [] : [this.entity];
   }
 
   get scopes(): LimitScope[] {
-    return scopesOf(this.entity, this.resource);
+    return scopesOf(this.entity, this.resource).slice(this.configless ? 2 : 0);
   }
 }
 
@@ -160,14 +164,16 @@ export class Planner {
     const loadSync = this.options.loadSync;
     if (loadSync === undefined) throw new TypeError('planSync needs a store with loadConfigSync');
     let first: LoadedConfig | undefined;
+    const configless = this.configless(entity);
     if (override === undefined && this.options.defaults.length > 0) {
-      first = loadSync(new EntityConfigRequest(entity, resource));
+      // The same config the walk's first step asks for, which then reuses this answer.
+      first = loadSync(new EntityConfigRequest(entity, resource, configless));
       // Most keys have nothing stored: their plan is the defaults, and the walk ends here.
       if (isEmpty(first)) {
         return [plannedBucket(entity, resource, 0, this.options.defaults, this.defaultCharges)];
       }
     }
-    const steps = this.steps(entity, resource, override);
+    const steps = this.steps(entity, resource, override, configless);
     let step = steps.next();
     while (step.done !== true) {
       const loaded = first ?? loadSync(step.value);
@@ -175,6 +181,12 @@ export class Planner {
       step = steps.next(storeView(loaded));
     }
     return step.value.buckets;
+  }
+
+  /** True when `hasStoredConfig` says the entity's own record and limit sets are never read. */
+  configless(entity: string): boolean {
+    const { hasStoredConfig } = this.options;
+    return hasStoredConfig !== undefined && hasStoredConfig(entity) === false;
   }
 
   /** This limiter stored an entity: drop its cached record and every plan. */
@@ -224,7 +236,7 @@ export class Planner {
     override: readonly Limit[] | undefined,
     signal?: AbortSignal,
   ): Promise<ResolvedPlan> {
-    const steps = this.steps(entity, resource, override);
+    const steps = this.steps(entity, resource, override, this.configless(entity));
     let step = steps.next();
     while (step.done !== true) {
       const { entityIds, scopes } = step.value;
@@ -238,12 +250,15 @@ export class Planner {
   /**
    * The buckets an acquire touches: the entity's, then each cascading
    * ancestor's. Yields the config each level needs and is handed its view, so
-   * the same walk serves the awaiting and the synchronous planners.
+   * the same walk serves the awaiting and the synchronous planners. A
+   * `configless` entity asks for the shared limit sets alone: no record (so
+   * no parent) and no set of its own.
    */
   private *steps(
     entity: string,
     resource: string,
     override: readonly Limit[] | undefined,
+    configless: boolean,
   ): Generator<ConfigRequest, ResolvedPlan, ConfigView> {
     const buckets: PlannedBucket[] = [];
     let loadedAt = Number.POSITIVE_INFINITY;
@@ -254,12 +269,13 @@ export class Planner {
       const own = depth === 0;
       // Ancestors are charged only for limits stored on them: a default or
       // resource-wide limit meant for one key must not cap a whole organisation.
+      const unread = own && configless;
       const scopes = own
         ? override
           ? []
-          : scopesOf(current, resource)
+          : scopesOf(current, resource).slice(unread ? 2 : 0)
         : scopesOf(current, resource).slice(0, 2);
-      const view: ConfigView = yield { entityIds: [current], scopes };
+      const view: ConfigView = yield { entityIds: unread ? [] : [current], scopes };
       loadedAt = Math.min(loadedAt, view.loadedAt);
       const limits = own
         ? (override ?? limitsFor(view, current, resource, this.options.defaults))

@@ -109,6 +109,7 @@ export class RateLimiter {
         ),
       loadSync:
         loadConfigNow === undefined ? undefined : (request) => this.readConfigNow(loadConfigNow, request),
+      hasStoredConfig: this.options.hasStoredConfig,
     });
     this.admin = new Administration({
       store,

@@ -106,6 +106,28 @@ export interface RateLimiterOptions {
    * config read (on DynamoDB, one BatchGetItem).
    */
   configCacheMaxEntries?: number;
+  /**
+   * Which entities may have a stored record or limit set of their own.
+   * Return `false` for those that never do (client IP addresses, say):
+   * their decisions read no entity record and no entity-scoped limit set,
+   * only the shared `{ resource }` and `{}` sets (cached like any config)
+   * and the defaults. On a shared store a key met for the first time, or
+   * again after `configCacheTtlMs`, then costs one round trip (the charge)
+   * instead of two. Default: every entity may have config.
+   *
+   * Called with the entity id as stored (a long id already hashed) on every
+   * plan of an entity's own bucket; keep it cheap and pure. This limiter
+   * refuses `createEntity`, `updateEntity` and `setLimits` for an entity it
+   * returns `false` for (`ERR_TOLLGATE_INVALID_KEY`), since it would never
+   * read what they store; config another process stores for such an
+   * entity is ignored here.
+   *
+   * @example
+   * import { isIP } from 'node:net';
+   * // API keys have plans stored per key; IP addresses (from `ipKey`) never do.
+   * new RateLimiter({ store, limits, hasStoredConfig: (entity) => isIP(entity.split('/')[0]!) === 0 });
+   */
+  hasStoredConfig?: (entity: string) => boolean;
   /** Answer repeated rejections locally until their wait ends (default true). */
   denyCache?: boolean;
   /** Most buckets remembered by the deny cache (default 10 000). */
