@@ -51,16 +51,19 @@ export interface PlannerOptions {
 }
 
 /**
- * The first config read of a plan: one entity with its four scopes, built
- * only if the store reads them. A store with nothing stored answers without
- * looking, so the common decision allocates this one object.
+ * The config a plan reads for the acquiring entity's own bucket, its first
+ * read: the entity's record and its four scopes; no scopes with per-call
+ * `limits`; the shared scopes alone for a `configless` entity
+ * (`hasStoredConfig`). Arrays are built only if the store reads them: a
+ * store with nothing stored answers without looking, so the common decision
+ * allocates this one object.
  */
 class EntityConfigRequest implements SyncLoadConfigRequest {
   constructor(
     private readonly entity: string,
     private readonly resource: string,
-    /** The entity's own record and sets are not read (`hasStoredConfig`): the shared sets alone. */
     private readonly configless: boolean,
+    private readonly overridden: boolean,
   ) {}
 
   get entityIds(): string[] {
@@ -68,6 +71,7 @@ class EntityConfigRequest implements SyncLoadConfigRequest {
   }
 
   get scopes(): LimitScope[] {
+    if (this.overridden) return [];
     return scopesOf(this.entity, this.resource).slice(this.configless ? 2 : 0);
   }
 }
@@ -167,7 +171,7 @@ export class Planner {
     const configless = this.configless(entity);
     if (override === undefined && this.options.defaults.length > 0) {
       // The same config the walk's first step asks for, which then reuses this answer.
-      first = loadSync(new EntityConfigRequest(entity, resource, configless));
+      first = loadSync(new EntityConfigRequest(entity, resource, configless, false));
       // Most keys have nothing stored: their plan is the defaults, and the walk ends here.
       if (isEmpty(first)) {
         return [plannedBucket(entity, resource, 0, this.options.defaults, this.defaultCharges)];
@@ -269,13 +273,9 @@ export class Planner {
       const own = depth === 0;
       // Ancestors are charged only for limits stored on them: a default or
       // resource-wide limit meant for one key must not cap a whole organisation.
-      const unread = own && configless;
-      const scopes = own
-        ? override
-          ? []
-          : scopesOf(current, resource).slice(unread ? 2 : 0)
-        : scopesOf(current, resource).slice(0, 2);
-      const view: ConfigView = yield { entityIds: unread ? [] : [current], scopes };
+      const view: ConfigView = yield own
+        ? new EntityConfigRequest(current, resource, configless, override !== undefined)
+        : { entityIds: [current], scopes: scopesOf(current, resource).slice(0, 2) };
       loadedAt = Math.min(loadedAt, view.loadedAt);
       const limits = own
         ? (override ?? limitsFor(view, current, resource, this.options.defaults))
