@@ -98,6 +98,7 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   };
 }
 
+/** The status Koa answers a thrown error with: its `status`/`statusCode` (http-errors), else 500. */
 function thrownStatus(error: unknown): number {
   const candidate =
     (error as { status?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;

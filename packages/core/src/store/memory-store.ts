@@ -344,8 +344,10 @@ export class MemoryStore implements Store {
       if (bucket.entity === id) this.removeBucket(key, bucket);
     }
     const archive = this.usageArchive;
-    for (const [key, entry] of archive === undefined ? [] : [...archive.entries()]) {
-      if (entry.snapshot.entity === id) archive?.delete(key);
+    if (archive !== undefined) {
+      for (const [key, entry] of [...archive.entries()]) {
+        if (entry.snapshot.entity === id) archive.delete(key);
+      }
     }
     return entity !== undefined;
   }
